@@ -1,0 +1,434 @@
+//! The sans-I/O engine: lines of one object in, a [`Report`] out.
+//!
+//! The caller feeds decompressed text (see [`crate::stream`] for the
+//! threaded reader that does it for any `Read`), then calls
+//! [`Engine::finish`]. A bad line is counted and sampled; a bad object is an
+//! [`AnalyzeError`] naming it.
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::flowlog::{Field, FirstLine, Format, LineError, LineParser, LogStatus, MAX_LINE_BYTES};
+use crate::rules::{all_rules, Finding, FindingContext, Flow, Rule};
+use crate::source::SourceRef;
+use crate::summary::{
+    encode_plain, encode_rows, safe_component, KeyFacts, PartitionKey, TableBuilder, Tables, TABLE_NAMES,
+};
+use crate::time::UtcDateTime;
+
+/// How many malformed lines are kept as samples per object.
+pub const MAX_MALFORMED_SAMPLES: usize = 5;
+
+/// The analyser's version, written to every `files` row.
+pub const ANALYZER_VERSION: &str = concat!("flowguard ", env!("CARGO_PKG_VERSION"));
+
+/// Why a whole object could not be analysed. Every variant names the object.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    /// The object is not a flow log (binary, no header and not 14 columns).
+    #[error("{object}: not a flow log: {reason}")]
+    NotFlowLog {
+        /// The object.
+        object: SourceRef,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// Reading or decompressing failed (truncated gzip, network error).
+    #[error("{object}: read failed after {bytes} bytes of text: {error}")]
+    Read {
+        /// The object.
+        object: SourceRef,
+        /// Decompressed bytes read before the failure.
+        bytes: u64,
+        /// The underlying error.
+        error: std::io::Error,
+    },
+}
+
+impl AnalyzeError {
+    /// Whether retrying could help (network and I/O errors), as opposed to an
+    /// object that will never parse.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            AnalyzeError::NotFlowLog { .. } => false,
+            AnalyzeError::Read { error, .. } => !matches!(
+                error.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput | std::io::ErrorKind::UnexpectedEof
+            ),
+        }
+    }
+}
+
+/// Record counts of one object: `records = ok + nodata + skipdata + malformed`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Non-blank lines after the header.
+    pub records: u64,
+    /// Parsed records with log-status OK (or none).
+    pub ok: u64,
+    /// NODATA records.
+    pub nodata: u64,
+    /// SKIPDATA records.
+    pub skipdata: u64,
+    /// Lines that did not parse.
+    pub malformed: u64,
+}
+
+/// The `files` row: one per object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FilesRow {
+    /// Bucket, for S3 objects.
+    pub bucket: Option<String>,
+    /// Key, for S3 objects.
+    pub key: Option<String>,
+    /// Path, for local files.
+    pub path: Option<String>,
+    /// Counts.
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// Up to five `line N: reason` samples.
+    pub malformed_samples: Vec<String>,
+    /// Earliest record start.
+    pub first_start: Option<u64>,
+    /// Latest record end.
+    pub last_end: Option<u64>,
+    /// Bytes read from storage.
+    pub compressed_bytes: u64,
+    /// Bytes of text after decompression.
+    pub uncompressed_bytes: u64,
+    /// Findings of all severities.
+    pub findings: u64,
+    /// State tables whose bound was reached (results there are partial).
+    pub limits_hit: Vec<String>,
+    /// Header fields of the object (or the default v2 list).
+    pub fields: Vec<String>,
+    /// flowguard version.
+    pub analyzer_version: &'static str,
+    /// When the object was analysed (RFC 3339 UTC).
+    pub processed_at: String,
+}
+
+/// Everything learned from one object.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The object.
+    pub source: SourceRef,
+    /// Partition of its summaries.
+    pub partition: PartitionKey,
+    /// File-name stem of its summaries.
+    pub stem: String,
+    /// The `files` row.
+    pub files: FilesRow,
+    /// Aggregate tables.
+    pub tables: Tables,
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// Non-fatal notes (unknown header fields, duplicate fields).
+    pub warnings: Vec<String>,
+}
+
+/// One summary object ready to be stored.
+#[derive(Debug, Clone)]
+pub struct SummaryObject {
+    /// Table name.
+    pub table: &'static str,
+    /// Key (or relative path) under the summary root.
+    pub key: String,
+    /// Gzip NDJSON bytes.
+    pub body: Vec<u8>,
+}
+
+impl Report {
+    /// Counts of the object.
+    pub fn counts(&self) -> Counts {
+        self.files.counts
+    }
+
+    /// The summary objects of SPEC §3, `files` last.
+    pub fn summary_objects(&self, prefix: &str) -> Vec<SummaryObject> {
+        let source = self.source.display();
+        TABLE_NAMES
+            .iter()
+            .map(|&table| {
+                let body = match table {
+                    "ports" => encode_rows(&source, &self.tables.ports),
+                    "talkers" => encode_rows(&source, &self.tables.talkers),
+                    "admin" => encode_rows(&source, &self.tables.admin),
+                    "services" => encode_rows(&source, &self.tables.services),
+                    "findings" => encode_plain(&self.findings),
+                    _ => encode_rows(&source, std::slice::from_ref(&self.files)),
+                };
+                SummaryObject {
+                    table,
+                    key: self.partition.object_key(prefix, table, &self.stem),
+                    body,
+                }
+            })
+            .collect()
+    }
+}
+
+enum State {
+    /// Waiting for the first non-blank line.
+    Start,
+    Parsing(LineParser),
+    Failed(String),
+}
+
+/// The engine for one object.
+pub struct Engine<'c> {
+    config: &'c Config,
+    source: SourceRef,
+    state: State,
+    counts: Counts,
+    line_no: u64,
+    samples: Vec<String>,
+    rules: Vec<Box<dyn Rule + Send>>,
+    tables: TableBuilder,
+    account: Option<String>,
+    region: Option<String>,
+    first_start: Option<u64>,
+    last_end: Option<u64>,
+    uncompressed: u64,
+    warnings: Vec<String>,
+}
+
+impl<'c> Engine<'c> {
+    /// A fresh engine for one object.
+    pub fn new(config: &'c Config, source: SourceRef) -> Engine<'c> {
+        Engine {
+            config,
+            source,
+            state: State::Start,
+            counts: Counts::default(),
+            line_no: 0,
+            samples: Vec::new(),
+            rules: all_rules(),
+            tables: TableBuilder::default(),
+            account: None,
+            region: None,
+            first_start: None,
+            last_end: None,
+            uncompressed: 0,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Feeds text made of whole lines (the last may lack its `\n` at the
+    /// end of the object).
+    pub fn push_text(&mut self, text: &[u8]) {
+        self.uncompressed += text.len() as u64;
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', text) {
+            self.push_line(&text[start..end]);
+            start = end + 1;
+        }
+        if start < text.len() {
+            self.push_line(&text[start..]);
+        }
+    }
+
+    /// Notes a line longer than [`MAX_LINE_BYTES`] that the reader skipped
+    /// without buffering it (`len` bytes including its newline).
+    pub fn push_overlong_line(&mut self, len: u64) {
+        self.uncompressed += len;
+        self.line_no += 1;
+        match self.state {
+            State::Start => self.state = State::Failed(format!("line {} is longer than {MAX_LINE_BYTES} bytes", self.line_no)),
+            State::Parsing(_) => self.malformed(&LineError::TooLong),
+            State::Failed(_) => {}
+        }
+    }
+
+    /// Feeds one line without its `\n`.
+    pub fn push_line(&mut self, line: &[u8]) {
+        self.line_no += 1;
+        if line.iter().all(|b| *b == b' ' || *b == b'\r' || *b == b'\t') {
+            return;
+        }
+        match &mut self.state {
+            State::Parsing(_) => self.record(line),
+            State::Failed(_) => {}
+            State::Start => match Format::detect(line) {
+                FirstLine::Header(format) => {
+                    self.warnings.extend(format.warnings().iter().cloned());
+                    self.state = State::Parsing(LineParser::new(format));
+                }
+                FirstLine::Headerless(format) => {
+                    self.state = State::Parsing(LineParser::new(format));
+                    self.record(line);
+                }
+                FirstLine::NotFlowLog(reason) => self.state = State::Failed(format!("line {}: {reason}", self.line_no)),
+            },
+        }
+    }
+
+    fn record(&mut self, line: &[u8]) {
+        let State::Parsing(parser) = &mut self.state else { return };
+        self.counts.records += 1;
+        let view = match parser.parse(line) {
+            Ok(v) => v,
+            Err(e) => {
+                let line_no = self.line_no;
+                self.counts.malformed += 1;
+                if self.samples.len() < MAX_MALFORMED_SAMPLES {
+                    self.samples.push(format!("line {line_no}: {e}"));
+                }
+                return;
+            }
+        };
+        let r = view.record;
+        if self.account.is_none() {
+            self.account = view.text(Field::ACCOUNT_ID).and_then(safe_component);
+        }
+        if self.region.is_none() {
+            self.region = view.text(Field::REGION).and_then(safe_component);
+        }
+        if let Some(s) = r.start {
+            self.first_start = Some(self.first_start.map_or(s, |f| f.min(s)));
+        }
+        if let Some(e) = r.end {
+            self.last_end = Some(self.last_end.map_or(e, |l| l.max(e)));
+        }
+        let interface = view.text(Field::INTERFACE_ID);
+        match r.log_status {
+            Some(LogStatus::NoData) => self.counts.nodata += 1,
+            Some(LogStatus::SkipData) => {
+                self.counts.skipdata += 1;
+                for rule in &mut self.rules {
+                    rule.observe_skipped(&r, interface);
+                }
+            }
+            Some(LogStatus::Ok) | None => {
+                self.counts.ok += 1;
+                if let Some(flow) = Flow::classify(&r, interface, self.config) {
+                    for rule in &mut self.rules {
+                        rule.observe(&flow, self.config);
+                    }
+                    self.tables.add(&flow, self.config);
+                }
+            }
+        }
+    }
+
+    fn malformed(&mut self, e: &LineError) {
+        self.counts.records += 1;
+        self.counts.malformed += 1;
+        if self.samples.len() < MAX_MALFORMED_SAMPLES {
+            self.samples.push(format!("line {}: {e}", self.line_no));
+        }
+    }
+
+    /// Counts so far.
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// Entries held in bounded state (for memory-bound tests).
+    pub fn tracked_entries(&self) -> usize {
+        self.tables.entries()
+    }
+
+    /// Ends the object. `compressed_bytes` is what was read from storage;
+    /// `now` (Unix seconds) is the processing time, used for `processed_at`
+    /// and as the last fallback for `dt`/`hour`.
+    pub fn finish(self, compressed_bytes: u64, now: u64) -> Result<Report, AnalyzeError> {
+        let Engine {
+            config,
+            source,
+            state,
+            counts,
+            samples,
+            rules,
+            tables,
+            account,
+            region,
+            first_start,
+            last_end,
+            uncompressed,
+            mut warnings,
+            ..
+        } = self;
+        let fields = match state {
+            State::Failed(reason) => return Err(AnalyzeError::NotFlowLog { object: source, reason }),
+            State::Start => {
+                if uncompressed > 0 {
+                    warnings.push("object has only blank lines".to_string());
+                } else {
+                    warnings.push("object is empty".to_string());
+                }
+                Vec::new()
+            }
+            State::Parsing(p) => p.format().columns().iter().map(|c| c.name().to_string()).collect(),
+        };
+        let facts = KeyFacts::from_key(source.key_like());
+        let when = UtcDateTime::from_unix(facts.delivered.or(first_start).unwrap_or(now));
+        let partition = PartitionKey {
+            account: facts.account.or(account).unwrap_or_else(|| "unknown".to_string()),
+            region: facts.region.or(region).unwrap_or_else(|| "unknown".to_string()),
+            dt: when.date(),
+            hour: format!("{:02}", when.hour),
+        };
+        let ctx = FindingContext {
+            account: partition.account.clone(),
+            region: partition.region.clone(),
+            source: source.clone(),
+        };
+        let mut findings = Vec::new();
+        let mut limits_hit: Vec<String> = tables.limits_hit().iter().map(|s| s.to_string()).collect();
+        for rule in &rules {
+            rule.findings(&ctx, config, &mut findings);
+            if rule.limit_hit() {
+                limits_hit.push(format!("rule:{}", rule.id()));
+            }
+        }
+        sort_findings(&mut findings);
+        let (bucket, key, path) = match &source {
+            SourceRef::S3 { bucket, key } => (Some(bucket.clone()), Some(key.clone()), None),
+            SourceRef::Path { path } => (None, None, Some(path.clone())),
+        };
+        let files = FilesRow {
+            bucket,
+            key,
+            path,
+            counts,
+            malformed_samples: samples,
+            first_start,
+            last_end,
+            compressed_bytes,
+            uncompressed_bytes: uncompressed,
+            findings: findings.len() as u64,
+            limits_hit,
+            fields,
+            analyzer_version: ANALYZER_VERSION,
+            processed_at: crate::time::rfc3339(now),
+        };
+        Ok(Report {
+            stem: facts.stem,
+            source,
+            partition,
+            files,
+            tables: tables.finish(config.top_talkers),
+            findings,
+            warnings,
+        })
+    }
+}
+
+/// Most severe first, then by rule, source address and id: a stable order.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.rule.cmp(&b.rule))
+            .then(a.src_addr.cmp(&b.src_addr))
+            .then(a.finding_id.cmp(&b.finding_id))
+    });
+}
+
+/// Analyses a complete in-memory object (already decompressed text).
+pub fn analyze_text(text: &[u8], source: SourceRef, config: &Config, now: u64) -> Result<Report, AnalyzeError> {
+    let mut engine = Engine::new(config, source);
+    engine.push_text(text);
+    engine.finish(text.len() as u64, now)
+}

@@ -1,0 +1,334 @@
+//! `flowguard`: analyse flow-log files locally, or generate synthetic ones.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use flowguard::generate::{generate, GenFormat, GenOptions};
+use flowguard::io::write_summaries;
+use flowguard::report::render_text;
+use flowguard::stream::Progress;
+use flowguard::{analyze_reader, Config, Severity, SourceRef};
+
+#[derive(Parser)]
+#[command(name = "flowguard", version, about = "Amazon VPC Flow Logs to security findings")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse flow-log files, directories (*.log, *.log.gz) or `-` (stdin).
+    Analyze {
+        /// Files, directories, or `-` for standard input.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// Write the summary tables under DIR, with the S3 layout.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// TOML configuration file (same keys as the Lambda's FLOWGUARD_* variables).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Output format on standard output.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+        /// Lowest severity printed [default: low, or the config file's].
+        #[arg(long, value_name = "LEVEL")]
+        min_severity: Option<Severity>,
+        /// Exit with status 3 when a finding at or above LEVEL is found.
+        #[arg(long, value_name = "LEVEL")]
+        fail_on: Option<Severity>,
+    },
+    /// Write realistic synthetic flow logs with known injected attacks.
+    Generate {
+        /// Number of records.
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
+        /// Random seed (same seed, same output).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Field layout.
+        #[arg(long, value_enum, default_value_t = Layout::V2)]
+        format: Layout,
+        /// Output file (gzip when it ends in .gz) or `-` for standard output.
+        #[arg(long, short)]
+        output: String,
+        /// Also write the list of findings the attacks must produce (JSON).
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Layout {
+    V2,
+    V5,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Analyze {
+            paths,
+            out,
+            config,
+            format,
+            min_severity,
+            fail_on,
+        } => analyze(paths, out, config, format, min_severity, fail_on),
+        Command::Generate {
+            records,
+            seed,
+            format,
+            output,
+            manifest,
+        } => match run_generate(records, seed, format, &output, manifest.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("flowguard: generate: {e}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+fn run_generate(records: u64, seed: u64, layout: Layout, output: &str, manifest: Option<&Path>) -> io::Result<()> {
+    let opts = GenOptions {
+        records,
+        seed,
+        format: match layout {
+            Layout::V2 => GenFormat::V2,
+            Layout::V5 => GenFormat::V5,
+        },
+        ..GenOptions::default()
+    };
+    let m = if output == "-" {
+        generate(io::stdout().lock(), &opts)?
+    } else {
+        if let Some(parent) = Path::new(output).parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = File::create(output)?;
+        if output.ends_with(".gz") {
+            let mut gz = GzEncoder::new(file, Compression::default());
+            let m = generate(&mut gz, &opts)?;
+            gz.finish()?.sync_all()?;
+            m
+        } else {
+            generate(file, &opts)?
+        }
+    };
+    if let Some(path) = manifest {
+        std::fs::write(path, serde_json::to_vec_pretty(&m).map_err(io::Error::other)?)?;
+    }
+    eprintln!(
+        "flowguard: wrote {} records ({} attack, {} nodata, {} skipdata) to {output}",
+        m.records, m.attack_records, m.nodata, m.skipdata
+    );
+    Ok(())
+}
+
+fn load_config(path: Option<&Path>, min: Option<Severity>) -> Result<(Config, Severity), String> {
+    let Some(path) = path else {
+        return Ok((Config::default(), min.unwrap_or(Severity::Low)));
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config = Config::from_toml(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
+    let file_sets_min = text
+        .parse::<toml::Table>()
+        .map(|t| t.contains_key("min_severity"))
+        .unwrap_or(false);
+    let min = min.unwrap_or(if file_sets_min { config.min_severity } else { Severity::Low });
+    Ok((config, min))
+}
+
+/// Files to analyse: given files as is, directories walked for flow logs.
+fn collect_inputs(paths: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        if p == "-" {
+            files.push(p.clone());
+            continue;
+        }
+        let path = Path::new(p);
+        if path.is_dir() {
+            let mut found = Vec::new();
+            walk(path, &mut found, &mut errors);
+            found.sort();
+            files.extend(found);
+        } else if path.exists() {
+            files.push(p.clone());
+        } else {
+            errors.push(format!("{p}: no such file or directory"));
+        }
+    }
+    (files, errors)
+}
+
+fn walk(dir: &Path, found: &mut Vec<String>, errors: &mut Vec<String>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(format!("{}: {e}", dir.display()));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, found, errors);
+        } else {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if name.ends_with(".log") || name.ends_with(".log.gz") {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+}
+
+fn analyze(
+    paths: Vec<String>,
+    out: Option<PathBuf>,
+    config_path: Option<PathBuf>,
+    format: OutputFormat,
+    min: Option<Severity>,
+    fail_on: Option<Severity>,
+) -> ExitCode {
+    let (config, min) = match load_config(config_path.as_deref(), min) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("flowguard: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (inputs, input_errors) = collect_inputs(&paths);
+    let mut failed = input_errors.len();
+    for e in &input_errors {
+        eprintln!("flowguard: error: {e}");
+    }
+    let mut worst: Option<Severity> = None;
+    let stdout = io::stdout();
+    let mut stdout = stdout.lock();
+    let show_progress = io::stderr().is_terminal();
+    let total = inputs.len();
+    for (i, input) in inputs.iter().enumerate() {
+        let source = SourceRef::Path { path: input.clone() };
+        let progress = Progress::default();
+        let done = Arc::new(AtomicBool::new(false));
+        let ticker = show_progress.then(|| spawn_ticker(i + 1, total, input.clone(), &progress, done.clone()));
+        let result = if input == "-" {
+            analyze_reader(io::stdin(), source, &config, now(), Some(&progress))
+        } else {
+            match File::open(input) {
+                Ok(f) => analyze_reader(f, source, &config, now(), Some(&progress)),
+                Err(e) => {
+                    done.store(true, Ordering::Relaxed);
+                    if let Some(t) = ticker {
+                        let _ = t.join();
+                    }
+                    eprintln!("flowguard: error: {input}: {e}");
+                    failed += 1;
+                    continue;
+                }
+            }
+        };
+        done.store(true, Ordering::Relaxed);
+        if let Some(t) = ticker {
+            let _ = t.join();
+        }
+        let report = match result {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("flowguard: error: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        for w in &report.warnings {
+            eprintln!("flowguard: warning: {input}: {w}");
+        }
+        if let Some(dir) = &out {
+            if let Err(e) = write_summaries(dir, &report, &config.summary_prefix) {
+                eprintln!("flowguard: error: writing summaries of {input} under {}: {e}", dir.display());
+                failed += 1;
+            }
+        }
+        let printed = match format {
+            OutputFormat::Text => write!(stdout, "{}", render_text(&report, min)),
+            OutputFormat::Json => report
+                .findings
+                .iter()
+                .filter(|f| f.severity >= min)
+                .try_for_each(|f| writeln!(stdout, "{}", serde_json::to_string(f).unwrap_or_default())),
+        };
+        if printed.is_err() {
+            // Standard output closed (e.g. piped to head): stop quietly.
+            return ExitCode::from(if failed > 0 { 1 } else { 0 });
+        }
+        if let Some(top) = report.findings.iter().map(|f| f.severity).max() {
+            worst = Some(worst.map_or(top, |w| w.max(top)));
+        }
+    }
+    let _ = stdout.flush();
+    if failed > 0 {
+        eprintln!("flowguard: {failed} input(s) failed; the others were processed");
+        return ExitCode::from(1);
+    }
+    if let (Some(threshold), Some(w)) = (fail_on, worst) {
+        if w >= threshold {
+            return ExitCode::from(3);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn spawn_ticker(
+    index: usize,
+    total: usize,
+    name: String,
+    progress: &Progress,
+    done: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    let read = progress.compressed.clone();
+    std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let mut shown = false;
+        while !done.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+            if started.elapsed() > Duration::from_secs(1) {
+                let mb = read.load(Ordering::Relaxed) as f64 / 1e6;
+                eprint!("\r[{index}/{total}] {name}: {mb:.1} MB read, {:.0} s ", started.elapsed().as_secs_f64());
+                shown = true;
+            }
+        }
+        if shown {
+            eprint!("\r\x1b[2K");
+        }
+    })
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}

@@ -1,0 +1,388 @@
+//! The line parser: one reusable span buffer, no allocation per line or
+//! per field.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::field::{Field, FieldKind};
+use super::format::{truncate, Format};
+use super::record::{Action, FlowDirection, FlowRecord, LogStatus, RecordView};
+
+/// Lines longer than this are malformed: AWS records are a few hundred bytes.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Why one line could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineError {
+    /// The line has a different number of columns than the header.
+    ColumnCount {
+        /// Columns in the format.
+        expected: usize,
+        /// Columns on the line.
+        found: usize,
+    },
+    /// A value does not parse as its field's type.
+    InvalidValue {
+        /// Header name of the column.
+        field: String,
+        /// The offending text (truncated).
+        value: String,
+    },
+    /// The line is not valid UTF-8.
+    InvalidUtf8,
+    /// The line is longer than [`MAX_LINE_BYTES`].
+    TooLong,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LineError::ColumnCount { expected, found } => {
+                write!(f, "{found} columns where the format has {expected}")
+            }
+            LineError::InvalidValue { field, value } => {
+                write!(f, "invalid value '{value}' for field '{field}'")
+            }
+            LineError::InvalidUtf8 => f.write_str("not valid UTF-8"),
+            LineError::TooLong => write!(f, "line longer than {MAX_LINE_BYTES} bytes"),
+        }
+    }
+}
+
+/// Parses lines of one format, reusing its column buffer.
+#[derive(Debug)]
+pub struct LineParser {
+    format: Format,
+    kinds: Vec<FieldKind>,
+    /// Which `FlowRecord` slot each column fills.
+    slots: Vec<Slot>,
+    spans: Vec<(u32, u32)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    None,
+    Version,
+    SrcAddr,
+    DstAddr,
+    SrcPort,
+    DstPort,
+    Protocol,
+    Packets,
+    Bytes,
+    Start,
+    End,
+    Action,
+    LogStatus,
+    TcpFlags,
+    Direction,
+}
+
+impl LineParser {
+    /// A parser for `format`.
+    pub fn new(format: Format) -> LineParser {
+        let kinds = format.kinds();
+        let slots = format
+            .columns()
+            .iter()
+            .map(|c| match c {
+                super::format::Column::Known(f) => slot_of(*f),
+                super::format::Column::Other(_) => Slot::None,
+            })
+            .collect();
+        let n = format.columns().len();
+        LineParser {
+            format,
+            kinds,
+            slots,
+            spans: Vec::with_capacity(n),
+        }
+    }
+
+    /// The format lines are parsed with.
+    pub fn format(&self) -> &Format {
+        &self.format
+    }
+
+    /// Parses one line (without its `\n`; a trailing `\r` is ignored).
+    pub fn parse<'a>(&'a mut self, line: &'a [u8]) -> Result<RecordView<'a>, LineError> {
+        if line.len() > MAX_LINE_BYTES {
+            return Err(LineError::TooLong);
+        }
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let text = std::str::from_utf8(line).map_err(|_| LineError::InvalidUtf8)?;
+        self.spans.clear();
+        let bytes = text.as_bytes();
+        let n = bytes.len();
+        let mut i = 0;
+        let want = self.kinds.len();
+        let mut found = 0usize;
+        while i < n {
+            while i < n && bytes[i] == b' ' {
+                i += 1;
+            }
+            if i >= n {
+                break;
+            }
+            let s = i;
+            while i < n && bytes[i] != b' ' {
+                i += 1;
+            }
+            found += 1;
+            if found <= want {
+                self.spans.push((s as u32, i as u32));
+            }
+        }
+        if found != want {
+            return Err(LineError::ColumnCount {
+                expected: want,
+                found,
+            });
+        }
+        let mut rec = FlowRecord::default();
+        for (col, &(s, e)) in self.spans.iter().enumerate() {
+            let v = &bytes[s as usize..e as usize];
+            if v == b"-" {
+                continue;
+            }
+            let ok = match self.kinds[col] {
+                FieldKind::Int { max } => match parse_u64(v) {
+                    Some(x) if x <= max => {
+                        match self.slots[col] {
+                            Slot::Version => rec.version = Some(x as u8),
+                            Slot::SrcPort => rec.srcport = Some(x as u16),
+                            Slot::DstPort => rec.dstport = Some(x as u16),
+                            Slot::Protocol => rec.protocol = Some(x as u8),
+                            Slot::Packets => rec.packets = Some(x),
+                            Slot::Bytes => rec.bytes = Some(x),
+                            Slot::Start => rec.start = Some(x),
+                            Slot::End => rec.end = Some(x),
+                            Slot::TcpFlags => rec.tcp_flags = Some(x as u16),
+                            _ => {}
+                        }
+                        true
+                    }
+                    _ => false,
+                },
+                FieldKind::Addr => match parse_addr(v) {
+                    Some(a) => {
+                        match self.slots[col] {
+                            Slot::SrcAddr => rec.srcaddr = Some(a),
+                            Slot::DstAddr => rec.dstaddr = Some(a),
+                            _ => {}
+                        }
+                        true
+                    }
+                    None => false,
+                },
+                FieldKind::Action => match v {
+                    b"ACCEPT" => {
+                        rec.action = Some(Action::Accept);
+                        true
+                    }
+                    b"REJECT" => {
+                        rec.action = Some(Action::Reject);
+                        true
+                    }
+                    _ => false,
+                },
+                FieldKind::LogStatus => match v {
+                    b"OK" => {
+                        rec.log_status = Some(LogStatus::Ok);
+                        true
+                    }
+                    b"NODATA" => {
+                        rec.log_status = Some(LogStatus::NoData);
+                        true
+                    }
+                    b"SKIPDATA" => {
+                        rec.log_status = Some(LogStatus::SkipData);
+                        true
+                    }
+                    _ => false,
+                },
+                FieldKind::Direction => match v {
+                    b"ingress" => {
+                        rec.flow_direction = Some(FlowDirection::Ingress);
+                        true
+                    }
+                    b"egress" => {
+                        rec.flow_direction = Some(FlowDirection::Egress);
+                        true
+                    }
+                    _ => false,
+                },
+                FieldKind::Text => true,
+            };
+            if !ok {
+                let field = self.format.columns()[col].name().to_string();
+                return Err(LineError::InvalidValue {
+                    field,
+                    value: truncate(&text[s as usize..e as usize], 64).to_string(),
+                });
+            }
+        }
+        Ok(RecordView {
+            record: rec,
+            line: text,
+            spans: &self.spans,
+            format: &self.format,
+        })
+    }
+}
+
+fn slot_of(f: Field) -> Slot {
+    match f {
+        Field::VERSION => Slot::Version,
+        Field::SRCADDR => Slot::SrcAddr,
+        Field::DSTADDR => Slot::DstAddr,
+        Field::SRCPORT => Slot::SrcPort,
+        Field::DSTPORT => Slot::DstPort,
+        Field::PROTOCOL => Slot::Protocol,
+        Field::PACKETS => Slot::Packets,
+        Field::BYTES => Slot::Bytes,
+        Field::START => Slot::Start,
+        Field::END => Slot::End,
+        Field::ACTION => Slot::Action,
+        Field::LOG_STATUS => Slot::LogStatus,
+        Field::TCP_FLAGS => Slot::TcpFlags,
+        Field::FLOW_DIRECTION => Slot::Direction,
+        _ => Slot::None,
+    }
+}
+
+/// Decimal digits only, no sign, no overflow.
+#[inline]
+pub(crate) fn parse_u64(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 20 {
+        return None;
+    }
+    let mut x: u64 = 0;
+    for &c in v {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        x = x.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    Some(x)
+}
+
+/// IPv4 dotted quad on a fast path (same rules as std: no leading zeros),
+/// IPv6 through std.
+#[inline]
+pub(crate) fn parse_addr(v: &[u8]) -> Option<IpAddr> {
+    if let Some(a) = parse_ipv4(v) {
+        return Some(IpAddr::V4(a));
+    }
+    if v.contains(&b':') {
+        return std::str::from_utf8(v).ok()?.parse().ok();
+    }
+    None
+}
+
+#[inline]
+fn parse_ipv4(v: &[u8]) -> Option<Ipv4Addr> {
+    if v.len() < 7 || v.len() > 15 {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    let mut part = 0usize;
+    let mut acc: u32 = 0;
+    let mut digits = 0u8;
+    for &c in v {
+        if c == b'.' {
+            if digits == 0 || part == 3 {
+                return None;
+            }
+            octets[part] = acc as u8;
+            part += 1;
+            acc = 0;
+            digits = 0;
+            continue;
+        }
+        let d = c.wrapping_sub(b'0');
+        if d > 9 || (digits == 1 && acc == 0) || digits == 3 {
+            return None;
+        }
+        acc = acc * 10 + u32::from(d);
+        if acc > 255 {
+            return None;
+        }
+        digits += 1;
+    }
+    if part != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = acc as u8;
+    Some(Ipv4Addr::from(octets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v2() -> LineParser {
+        LineParser::new(Format::default_v2())
+    }
+
+    #[test]
+    fn parses_default_record() {
+        let mut p = v2();
+        let line = b"2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK";
+        let r = p.parse(line).unwrap();
+        assert_eq!(r.record.srcaddr, Some("172.31.16.139".parse().unwrap()));
+        assert_eq!(r.record.dstport, Some(22));
+        assert_eq!(r.record.packets, Some(20));
+        assert_eq!(r.record.action, Some(Action::Accept));
+        assert_eq!(r.record.log_status, Some(LogStatus::Ok));
+        assert_eq!(r.text(Field::ACCOUNT_ID), Some("123456789010"));
+    }
+
+    #[test]
+    fn spaces_crlf_and_dashes() {
+        let mut p = v2();
+        let line = b"2  123456789010 eni-1 - - - - - - - 1431280876 1431280934 - NODATA\r";
+        let r = p.parse(line).unwrap();
+        assert_eq!(r.record.srcaddr, None);
+        assert_eq!(r.record.log_status, Some(LogStatus::NoData));
+        assert_eq!(r.text(Field::INTERFACE_ID), Some("eni-1"));
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let base = "2 1 eni-1 10.0.0.1 10.0.0.2 SP DP 6 PK 10 1 2 ACCEPT OK";
+        let cases = [
+            (("1", "70000", "1"), "dstport"),
+            (("1", "22", "-5"), "packets"),
+            (("1", "22", "18446744073709551616"), "packets"),
+            (("x", "22", "1"), "srcport"),
+        ];
+        for ((sp, dp, pk), field) in cases {
+            let line = base.replace("SP", sp).replace("DP", dp).replace("PK", pk);
+            let mut p = v2();
+            match p.parse(line.as_bytes()) {
+                Err(LineError::InvalidValue { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+        let mut p = v2();
+        let max = base.replace("SP", "1").replace("DP", "2").replace("PK", "18446744073709551615");
+        assert_eq!(p.parse(max.as_bytes()).unwrap().record.packets, Some(u64::MAX));
+        assert!(matches!(p.parse(b"2 1 2"), Err(LineError::ColumnCount { expected: 14, found: 3 })));
+        assert_eq!(p.parse(b"2 \xff").unwrap_err(), LineError::InvalidUtf8);
+        assert_eq!(p.parse(&vec![b'1'; MAX_LINE_BYTES + 1]).unwrap_err(), LineError::TooLong);
+    }
+
+    #[test]
+    fn addresses() {
+        let ok = ["0.0.0.0", "255.255.255.255", "10.0.0.1", "::1", "2001:db8::ff00:42:8329", "fe80::1"];
+        for a in ok {
+            assert_eq!(parse_addr(a.as_bytes()), Some(a.parse().unwrap()), "{a}");
+        }
+        let bad = ["256.0.0.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1..2.3", "a.b.c.d", "1.2.3.4 ", ":::", "1234"];
+        for a in bad {
+            assert_eq!(parse_addr(a.as_bytes()), None, "{a}");
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! In-memory fakes of the I/O traits, for tests.

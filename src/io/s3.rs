@@ -1,0 +1,1 @@
+//! S3 object source and summary sink.

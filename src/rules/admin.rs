@@ -1,0 +1,150 @@
+//! `admin-port-exposed` (per source and destination) and
+//! `admin-port-brute-force` (per source).
+
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
+
+use super::{port_label, remote_service_technique, Finding, FindingContext, Flow, Hits, Rule, RuleId};
+use crate::config::Config;
+
+/// Accepted inbound flows from the internet to an admin port.
+#[derive(Debug, Default)]
+pub struct AdminPortExposed {
+    pairs: FxHashMap<(IpAddr, IpAddr), Hits>,
+    limit_hit: bool,
+}
+
+impl Rule for AdminPortExposed {
+    fn id(&self) -> RuleId {
+        RuleId::AdminPortExposed
+    }
+
+    fn observe(&mut self, flow: &Flow<'_>, config: &Config) {
+        let Some(port) = flow.record.dstport else { return };
+        if !flow.accepted() || flow.src_trusted || !flow.inbound || flow.is_reply || !config.admin_ports.contains(port) {
+            return;
+        }
+        track(&mut self.pairs, (flow.src, flow.dst), flow, config.max_tracked, &mut self.limit_hit);
+    }
+
+    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
+        for ((src, dst), hits) in sorted(&self.pairs) {
+            let ports = hits.dst_ports.iter().map(|p| port_label(*p)).collect::<Vec<_>>().join(", ");
+            let title = format!(
+                "{ports} on {dst} accepted {} flow{} from internet address {src}",
+                hits.flows,
+                plural(hits.flows)
+            );
+            let mut mitre = vec!["T1133"];
+            mitre.extend(techniques(hits));
+            out.push(Finding::new(
+                self.id(),
+                config.severity(self.id()),
+                title,
+                ctx,
+                Some(*src),
+                Some(*dst),
+                hits,
+                mitre,
+            ));
+        }
+    }
+
+    fn limit_hit(&self) -> bool {
+        self.limit_hit
+    }
+}
+
+/// One internet source making many flows to admin ports.
+#[derive(Debug, Default)]
+pub struct AdminPortBruteForce {
+    sources: FxHashMap<IpAddr, Hits>,
+    limit_hit: bool,
+}
+
+impl Rule for AdminPortBruteForce {
+    fn id(&self) -> RuleId {
+        RuleId::AdminPortBruteForce
+    }
+
+    fn observe(&mut self, flow: &Flow<'_>, config: &Config) {
+        let Some(port) = flow.record.dstport else { return };
+        if flow.src_trusted || flow.is_reply || !config.admin_ports.contains(port) {
+            return;
+        }
+        track(&mut self.sources, flow.src, flow, config.max_tracked, &mut self.limit_hit);
+    }
+
+    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
+        for (src, hits) in sorted(&self.sources) {
+            if hits.flows < config.brute_force_threshold {
+                continue;
+            }
+            let ports = hits.dst_ports.iter().map(|p| port_label(*p)).collect::<Vec<_>>().join(", ");
+            let title = format!(
+                "Internet address {src} made {} flows to {ports} on {} host{} ({} accepted, {} rejected)",
+                hits.flows,
+                hits.dst_addrs.len(),
+                plural(hits.dst_addrs.len() as u64),
+                hits.accepted,
+                hits.rejected
+            );
+            let mut mitre = vec!["T1110"];
+            mitre.extend(techniques(hits));
+            out.push(Finding::new(
+                self.id(),
+                config.severity(self.id()),
+                title,
+                ctx,
+                Some(*src),
+                None,
+                hits,
+                mitre,
+            ));
+        }
+    }
+
+    fn limit_hit(&self) -> bool {
+        self.limit_hit
+    }
+}
+
+fn techniques(hits: &Hits) -> Vec<&'static str> {
+    let mut t: Vec<&'static str> = hits.dst_ports.iter().map(|p| remote_service_technique(*p)).collect();
+    t.sort_unstable();
+    t.dedup();
+    t
+}
+
+/// Adds a flow under `key`, unless the map is full and the key is new.
+pub(crate) fn track<K: std::hash::Hash + Eq>(
+    map: &mut FxHashMap<K, Hits>,
+    key: K,
+    flow: &Flow<'_>,
+    cap: usize,
+    limit_hit: &mut bool,
+) {
+    let len = map.len();
+    match map.get_mut(&key) {
+        Some(h) => h.add(flow),
+        None if len < cap => map.entry(key).or_default().add(flow),
+        None => *limit_hit = true,
+    }
+}
+
+/// Map entries in a stable order (by key), so output does not depend on
+/// hashing.
+pub(crate) fn sorted<K: Ord, V>(map: &FxHashMap<K, V>) -> Vec<(&K, &V)> {
+    let mut v: Vec<_> = map.iter().collect();
+    v.sort_by(|a, b| a.0.cmp(b.0));
+    v
+}
+
+pub(crate) fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

@@ -1,0 +1,56 @@
+//! `rejected-traffic`: one source with many rejected flows.
+
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
+
+use super::admin::{sorted, track};
+use super::{Finding, FindingContext, Flow, Hits, Rule, RuleId};
+use crate::config::Config;
+
+/// Counts REJECTed flows per source (server replies excluded).
+#[derive(Debug, Default)]
+pub struct RejectedTraffic {
+    sources: FxHashMap<IpAddr, Hits>,
+    limit_hit: bool,
+}
+
+impl Rule for RejectedTraffic {
+    fn id(&self) -> RuleId {
+        RuleId::RejectedTraffic
+    }
+
+    fn observe(&mut self, flow: &Flow<'_>, config: &Config) {
+        if !flow.rejected() {
+            return;
+        }
+        track(&mut self.sources, flow.src, flow, config.max_tracked, &mut self.limit_hit);
+    }
+
+    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
+        for (src, hits) in sorted(&self.sources) {
+            if hits.rejected < config.rejected_threshold {
+                continue;
+            }
+            let title = format!(
+                "{src} had {} rejected flows to {} or more destinations",
+                hits.rejected,
+                hits.dst_addrs.len()
+            );
+            out.push(Finding::new(
+                self.id(),
+                config.severity(self.id()),
+                title,
+                ctx,
+                Some(*src),
+                None,
+                hits,
+                vec!["T1595"],
+            ));
+        }
+    }
+
+    fn limit_hit(&self) -> bool {
+        self.limit_hit
+    }
+}

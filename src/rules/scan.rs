@@ -1,0 +1,122 @@
+//! `port-scan`: a vertical scan (many ports on one host) or a horizontal
+//! sweep (one port on many hosts) by one source.
+//!
+//! An attempt is a REJECTed flow; for the vertical scan also a flow of at
+//! most two packets or a TCP SYN without ACK. Server replies never count.
+
+use std::net::IpAddr;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::admin::{plural, sorted, track};
+use super::{Finding, FindingContext, Flow, Hits, Rule, RuleId};
+use crate::config::Config;
+
+const SYN: u16 = 0x02;
+const ACK: u16 = 0x10;
+
+/// Tracks distinct (destination, port) attempts per source.
+#[derive(Debug, Default)]
+pub struct PortScan {
+    vertical_seen: FxHashSet<(IpAddr, IpAddr, u16)>,
+    vertical: FxHashMap<(IpAddr, IpAddr), u64>,
+    sweep_seen: FxHashSet<(IpAddr, u16, IpAddr)>,
+    sweep: FxHashMap<(IpAddr, u16), u64>,
+    attempts: FxHashMap<IpAddr, Hits>,
+    limit_hit: bool,
+}
+
+impl Rule for PortScan {
+    fn id(&self) -> RuleId {
+        RuleId::PortScan
+    }
+
+    fn observe(&mut self, flow: &Flow<'_>, config: &Config) {
+        if flow.is_reply {
+            return;
+        }
+        let Some(port) = flow.record.dstport else { return };
+        let r = flow.record;
+        let rejected = flow.rejected();
+        let small = r.packets.is_some_and(|p| p <= 2);
+        let syn_only = r.tcp_flags.is_some_and(|f| f & SYN != 0 && f & ACK == 0);
+        if !(rejected || small || syn_only) {
+            return;
+        }
+        let cap = config.max_tracked;
+        let mut counted = false;
+        if self.vertical_seen.len() < cap || self.vertical_seen.contains(&(flow.src, flow.dst, port)) {
+            if self.vertical_seen.insert((flow.src, flow.dst, port)) {
+                *self.vertical.entry((flow.src, flow.dst)).or_default() += 1;
+            }
+            counted = true;
+        } else {
+            self.limit_hit = true;
+        }
+        if rejected {
+            if self.sweep_seen.len() < cap || self.sweep_seen.contains(&(flow.src, port, flow.dst)) {
+                if self.sweep_seen.insert((flow.src, port, flow.dst)) {
+                    *self.sweep.entry((flow.src, port)).or_default() += 1;
+                }
+                counted = true;
+            } else {
+                self.limit_hit = true;
+            }
+        }
+        if counted {
+            track(&mut self.attempts, flow.src, flow, cap, &mut self.limit_hit);
+        }
+    }
+
+    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
+        // Largest vertical and sweep per source.
+        let mut best: FxHashMap<IpAddr, (u64, Option<IpAddr>, u64, Option<u16>)> = FxHashMap::default();
+        for (&(src, dst), &n) in &self.vertical {
+            let e = best.entry(src).or_insert((0, None, 0, None));
+            if n > e.0 || (n == e.0 && Some(dst) < e.1) {
+                e.0 = n;
+                e.1 = Some(dst);
+            }
+        }
+        for (&(src, port), &n) in &self.sweep {
+            let e = best.entry(src).or_insert((0, None, 0, None));
+            if n > e.2 || (n == e.2 && Some(port) < e.3) {
+                e.2 = n;
+                e.3 = Some(port);
+            }
+        }
+        for (src, hits) in sorted(&self.attempts) {
+            let Some(&(ports, host, hosts, port)) = best.get(src) else { continue };
+            let vertical = ports >= config.port_scan_threshold;
+            let sweep = hosts >= config.sweep_threshold;
+            if !vertical && !sweep {
+                continue;
+            }
+            let mut parts = Vec::new();
+            if let (true, Some(h)) = (vertical, host) {
+                parts.push(format!("probed {ports} ports on {h}"));
+            }
+            if let (true, Some(p)) = (sweep, port) {
+                parts.push(format!("swept port {p} across {hosts} host{}", plural(hosts)));
+            }
+            let title = format!("{src} {} ({} attempts)", parts.join(" and "), hits.flows);
+            let mut f = Finding::new(
+                self.id(),
+                config.severity(self.id()),
+                title,
+                ctx,
+                Some(*src),
+                None,
+                hits,
+                vec!["T1046"],
+            );
+            f.distinct_dst_ports = f.distinct_dst_ports.max(ports);
+            f.distinct_dst_addrs = f.distinct_dst_addrs.max(hosts);
+            out.push(f);
+        }
+    }
+
+    fn limit_hit(&self) -> bool {
+        self.limit_hit
+    }
+}

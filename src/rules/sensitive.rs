@@ -1,0 +1,59 @@
+//! `sensitive-port-exposed`: accepted inbound internet flows to database,
+//! cache, file-sharing and remote-desktop-like ports.
+
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
+
+use super::admin::{plural, sorted, track};
+use super::{port_label, Finding, FindingContext, Flow, Hits, Rule, RuleId};
+use crate::config::Config;
+
+/// Accepted inbound flows from the internet to a sensitive port.
+#[derive(Debug, Default)]
+pub struct SensitivePortExposed {
+    sources: FxHashMap<IpAddr, Hits>,
+    limit_hit: bool,
+}
+
+impl Rule for SensitivePortExposed {
+    fn id(&self) -> RuleId {
+        RuleId::SensitivePortExposed
+    }
+
+    fn observe(&mut self, flow: &Flow<'_>, config: &Config) {
+        let Some(port) = flow.record.dstport else { return };
+        if !flow.accepted() || flow.src_trusted || !flow.inbound || flow.is_reply || !config.sensitive_ports.contains(port) {
+            return;
+        }
+        track(&mut self.sources, flow.src, flow, config.max_tracked, &mut self.limit_hit);
+    }
+
+    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
+        for (src, hits) in sorted(&self.sources) {
+            let mut ports = hits.dst_ports.clone();
+            ports.sort_unstable();
+            let ports = ports.iter().map(|p| port_label(*p)).collect::<Vec<_>>().join(", ");
+            let dsts = hits.dst_addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ");
+            let title = format!(
+                "{ports} on {dsts} accepted {} flow{} from internet address {src}",
+                hits.flows,
+                plural(hits.flows)
+            );
+            out.push(Finding::new(
+                self.id(),
+                config.severity(self.id()),
+                title,
+                ctx,
+                Some(*src),
+                None,
+                hits,
+                vec!["T1133", "T1190"],
+            ));
+        }
+    }
+
+    fn limit_hit(&self) -> bool {
+        self.limit_hit
+    }
+}

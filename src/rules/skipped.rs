@@ -1,0 +1,56 @@
+//! `skipped-records`: AWS dropped flow records (SKIPDATA), so the object
+//! under-reports traffic.
+
+use super::{Finding, FindingContext, Flow, Hits, Rule, RuleId};
+use crate::config::Config;
+use crate::flowlog::FlowRecord;
+
+/// Counts SKIPDATA records.
+#[derive(Debug, Default)]
+pub struct SkippedRecords {
+    hits: Hits,
+}
+
+impl Rule for SkippedRecords {
+    fn id(&self) -> RuleId {
+        RuleId::SkippedRecords
+    }
+
+    fn observe(&mut self, _flow: &Flow<'_>, _config: &Config) {}
+
+    fn observe_skipped(&mut self, record: &FlowRecord, interface_id: Option<&str>) {
+        self.hits.flows += 1;
+        self.hits.add_times(record.start, record.end);
+        self.hits.add_interface(interface_id);
+    }
+
+    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
+        if self.hits.flows == 0 {
+            return;
+        }
+        let title = format!(
+            "AWS skipped flow records {} time{} on {}: traffic in that window is not visible",
+            self.hits.flows,
+            super::admin::plural(self.hits.flows),
+            if self.hits.interfaces.is_empty() {
+                "unknown interfaces".to_string()
+            } else {
+                self.hits.interfaces.join(", ")
+            }
+        );
+        out.push(Finding::new(
+            self.id(),
+            config.severity(self.id()),
+            title,
+            ctx,
+            None,
+            None,
+            &self.hits,
+            vec!["T1562.001"],
+        ));
+    }
+
+    fn limit_hit(&self) -> bool {
+        false
+    }
+}

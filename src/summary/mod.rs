@@ -1,0 +1,49 @@
+//! Summaries of one object: aggregation into tables, partition keys, and
+//! the gzip NDJSON encoding of SPEC §3. Pure: bytes out, no I/O.
+
+mod partition;
+mod tables;
+
+use std::io::Write;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use serde::Serialize;
+
+pub use partition::{delivery_time, safe_component, stem, KeyFacts, PartitionKey};
+pub use tables::{AdminRow, PortsRow, ServicesRow, TableBuilder, Tables, TalkersRow};
+
+/// The summary tables, in the order they are written (`files` last, so a
+/// complete `files` row means the other tables of the object are there).
+pub const TABLE_NAMES: [&str; 6] = ["ports", "talkers", "admin", "services", "findings", "files"];
+
+/// A row with the object's `source` column prepended.
+#[derive(Serialize)]
+struct WithSource<'a, T: Serialize> {
+    source: &'a str,
+    #[serde(flatten)]
+    row: &'a T,
+}
+
+/// Encodes rows as gzip NDJSON, each row with a `source` column.
+pub fn encode_rows<T: Serialize>(source: &str, rows: &[T]) -> Vec<u8> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    for row in rows {
+        // Serialising plain structs into a Vec cannot fail.
+        if serde_json::to_writer(&mut gz, &WithSource { source, row }).is_ok() {
+            let _ = gz.write_all(b"\n");
+        }
+    }
+    gz.finish().unwrap_or_default()
+}
+
+/// Encodes rows that already carry their own `source` (the findings).
+pub fn encode_plain<T: Serialize>(rows: &[T]) -> Vec<u8> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    for row in rows {
+        if serde_json::to_writer(&mut gz, row).is_ok() {
+            let _ = gz.write_all(b"\n");
+        }
+    }
+    gz.finish().unwrap_or_default()
+}

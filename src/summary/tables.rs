@@ -1,0 +1,406 @@
+//! Aggregation of OK records into the `ports`, `talkers`, `admin` and
+//! `services` tables. Every map is bounded by `Config::max_tracked`; when a
+//! map is full, new keys are dropped and the `files` row lists the table in
+//! `limits_hit`.
+
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::flowlog::Action;
+use crate::rules::Flow;
+
+/// Ports below this are services for the `services` table (plus admin and
+/// sensitive ports).
+const WELL_KNOWN_BELOW: u16 = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct PortKey {
+    dstport: u16,
+    protocol: Option<u8>,
+    action: Option<Action>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counter {
+    flows: u64,
+    packets: u64,
+    bytes: u64,
+}
+
+impl Counter {
+    #[inline]
+    fn add(&mut self, packets: u64, bytes: u64) {
+        self.flows += 1;
+        self.packets = self.packets.saturating_add(packets);
+        self.bytes = self.bytes.saturating_add(bytes);
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct PortAcc {
+    c: Counter,
+    sources: u64,
+    destinations: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct TalkerAcc {
+    r#in: Counter,
+    out: Counter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct AdminKey {
+    src: IpAddr,
+    dst: IpAddr,
+    dstport: u16,
+    protocol: Option<u8>,
+    action: Option<Action>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct AdminAcc {
+    c: Counter,
+    first: Option<u64>,
+    last: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct ServiceKey {
+    dst: IpAddr,
+    dstport: u16,
+    protocol: Option<u8>,
+}
+
+/// A row of `ports`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortsRow {
+    /// Destination port.
+    pub dstport: u16,
+    /// IANA protocol number.
+    pub protocol: Option<u8>,
+    /// ACCEPT or REJECT.
+    pub action: Option<&'static str>,
+    /// Flows.
+    pub flows: u64,
+    /// Packets.
+    pub packets: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// Distinct source addresses.
+    pub distinct_sources: u64,
+    /// Distinct destination addresses.
+    pub distinct_destinations: u64,
+}
+
+/// A row of `talkers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TalkersRow {
+    /// 1 for the address with the most bytes.
+    pub rank: u32,
+    /// The address.
+    pub address: String,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Packets received.
+    pub packets_in: u64,
+    /// Packets sent.
+    pub packets_out: u64,
+    /// Flows received.
+    pub flows_in: u64,
+    /// Flows sent.
+    pub flows_out: u64,
+}
+
+/// A row of `admin`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdminRow {
+    /// Source address.
+    pub srcaddr: String,
+    /// Destination address.
+    pub dstaddr: String,
+    /// Admin port.
+    pub dstport: u16,
+    /// IANA protocol number.
+    pub protocol: Option<u8>,
+    /// ACCEPT or REJECT.
+    pub action: Option<&'static str>,
+    /// Flows.
+    pub flows: u64,
+    /// Packets.
+    pub packets: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// Earliest start.
+    pub first_start: Option<u64>,
+    /// Latest end.
+    pub last_end: Option<u64>,
+}
+
+/// A row of `services`: traffic to one service (address and port).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServicesRow {
+    /// Destination address.
+    pub dstaddr: String,
+    /// Destination port (below 1024, admin or sensitive).
+    pub dstport: u16,
+    /// IANA protocol number.
+    pub protocol: Option<u8>,
+    /// Flows.
+    pub flows: u64,
+    /// Packets.
+    pub packets: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// The rows of the aggregate tables of one object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tables {
+    /// `ports` rows, by port, protocol, action.
+    pub ports: Vec<PortsRow>,
+    /// `talkers` rows, by rank.
+    pub talkers: Vec<TalkersRow>,
+    /// `admin` rows, by source, destination, port.
+    pub admin: Vec<AdminRow>,
+    /// `services` rows, by destination and port.
+    pub services: Vec<ServicesRow>,
+}
+
+/// Accumulates the aggregate tables of one object.
+#[derive(Debug, Default)]
+pub struct TableBuilder {
+    ports: FxHashMap<PortKey, PortAcc>,
+    port_sources: FxHashSet<u64>,
+    port_destinations: FxHashSet<u64>,
+    talkers: FxHashMap<IpAddr, TalkerAcc>,
+    admin: FxHashMap<AdminKey, AdminAcc>,
+    services: FxHashMap<ServiceKey, Counter>,
+    limits: Vec<&'static str>,
+}
+
+#[inline]
+fn pair_hash(k: &PortKey, a: &IpAddr) -> u64 {
+    let mut h = FxHasher::default();
+    k.hash(&mut h);
+    a.hash(&mut h);
+    h.finish()
+}
+
+impl TableBuilder {
+    /// Adds one OK record.
+    #[inline]
+    pub fn add(&mut self, flow: &Flow<'_>, config: &Config) {
+        let r = flow.record;
+        let packets = r.packets.unwrap_or(0);
+        let bytes = r.bytes.unwrap_or(0);
+        let cap = config.max_tracked;
+
+        // talkers
+        for (addr, outbound) in [(flow.src, true), (flow.dst, false)] {
+            let len = self.talkers.len();
+            let acc = match self.talkers.get_mut(&addr) {
+                Some(a) => Some(a),
+                None if len < cap => Some(self.talkers.entry(addr).or_default()),
+                None => {
+                    self.limit("talkers");
+                    None
+                }
+            };
+            if let Some(acc) = acc {
+                if outbound {
+                    acc.out.add(packets, bytes);
+                } else {
+                    acc.r#in.add(packets, bytes);
+                }
+            }
+        }
+
+        let Some(dstport) = r.dstport else { return };
+        let key = PortKey {
+            dstport,
+            protocol: r.protocol,
+            action: r.action,
+        };
+        let len = self.ports.len();
+        let acc = match self.ports.get_mut(&key) {
+            Some(a) => Some(a),
+            None if len < cap => Some(self.ports.entry(key).or_default()),
+            None => {
+                self.limit("ports");
+                None
+            }
+        };
+        if let Some(acc) = acc {
+            acc.c.add(packets, bytes);
+            // Distinct counts: hashed (row, address) pairs, bounded at 4x.
+            let distinct_cap = cap.saturating_mul(4);
+            let hs = pair_hash(&key, &flow.src);
+            if self.port_sources.len() < distinct_cap || self.port_sources.contains(&hs) {
+                if self.port_sources.insert(hs) {
+                    acc.sources += 1;
+                }
+            } else {
+                self.limits.push("ports.distinct_sources");
+            }
+            let hd = pair_hash(&key, &flow.dst);
+            if self.port_destinations.len() < distinct_cap || self.port_destinations.contains(&hd) {
+                if self.port_destinations.insert(hd) {
+                    acc.destinations += 1;
+                }
+            } else {
+                self.limits.push("ports.distinct_destinations");
+            }
+        }
+
+        if config.admin_ports.contains(dstport) {
+            let key = AdminKey {
+                src: flow.src,
+                dst: flow.dst,
+                dstport,
+                protocol: r.protocol,
+                action: r.action,
+            };
+            let len = self.admin.len();
+            match self.admin.get_mut(&key) {
+                Some(a) => a.add(packets, bytes, r.start, r.end),
+                None if len < cap => self.admin.entry(key).or_default().add(packets, bytes, r.start, r.end),
+                None => self.limit("admin"),
+            }
+        }
+
+        let service = dstport < WELL_KNOWN_BELOW || config.admin_ports.contains(dstport) || config.sensitive_ports.contains(dstport);
+        if service && !flow.is_reply {
+            let key = ServiceKey {
+                dst: flow.dst,
+                dstport,
+                protocol: r.protocol,
+            };
+            let len = self.services.len();
+            match self.services.get_mut(&key) {
+                Some(c) => c.add(packets, bytes),
+                None if len < cap => self.services.entry(key).or_default().add(packets, bytes),
+                None => self.limit("services"),
+            }
+        }
+    }
+
+    fn limit(&mut self, table: &'static str) {
+        self.limits.push(table);
+    }
+
+    /// Tables whose bound was reached (deduplicated).
+    pub fn limits_hit(&self) -> Vec<&'static str> {
+        let mut l = self.limits.clone();
+        l.sort_unstable();
+        l.dedup();
+        l
+    }
+
+    /// The rows, in a stable order.
+    pub fn finish(mut self, top_talkers: usize) -> Tables {
+        // `limits` may grow per record; keep it small.
+        self.limits.sort_unstable();
+        self.limits.dedup();
+        let mut ports: Vec<_> = self.ports.into_iter().collect();
+        ports.sort_by_key(|(k, _)| *k);
+        let ports = ports
+            .into_iter()
+            .map(|(k, a)| PortsRow {
+                dstport: k.dstport,
+                protocol: k.protocol,
+                action: k.action.map(Action::as_str),
+                flows: a.c.flows,
+                packets: a.c.packets,
+                bytes: a.c.bytes,
+                distinct_sources: a.sources,
+                distinct_destinations: a.destinations,
+            })
+            .collect();
+
+        let mut talkers: Vec<_> = self.talkers.into_iter().collect();
+        let total = |a: &TalkerAcc| a.r#in.bytes.saturating_add(a.out.bytes);
+        talkers.sort_by(|(ka, a), (kb, b)| total(b).cmp(&total(a)).then(ka.cmp(kb)));
+        talkers.truncate(top_talkers);
+        let talkers = talkers
+            .into_iter()
+            .enumerate()
+            .map(|(i, (addr, a))| TalkersRow {
+                rank: i as u32 + 1,
+                address: addr.to_string(),
+                bytes_in: a.r#in.bytes,
+                bytes_out: a.out.bytes,
+                packets_in: a.r#in.packets,
+                packets_out: a.out.packets,
+                flows_in: a.r#in.flows,
+                flows_out: a.out.flows,
+            })
+            .collect();
+
+        let mut admin: Vec<_> = self.admin.into_iter().collect();
+        admin.sort_by_key(|(k, _)| *k);
+        let admin = admin
+            .into_iter()
+            .map(|(k, a)| AdminRow {
+                srcaddr: k.src.to_string(),
+                dstaddr: k.dst.to_string(),
+                dstport: k.dstport,
+                protocol: k.protocol,
+                action: k.action.map(Action::as_str),
+                flows: a.c.flows,
+                packets: a.c.packets,
+                bytes: a.c.bytes,
+                first_start: a.first,
+                last_end: a.last,
+            })
+            .collect();
+
+        let mut services: Vec<_> = self.services.into_iter().collect();
+        services.sort_by_key(|(k, _)| *k);
+        let services = services
+            .into_iter()
+            .map(|(k, c)| ServicesRow {
+                dstaddr: k.dst.to_string(),
+                dstport: k.dstport,
+                protocol: k.protocol,
+                flows: c.flows,
+                packets: c.packets,
+                bytes: c.bytes,
+            })
+            .collect();
+        Tables {
+            ports,
+            talkers,
+            admin,
+            services,
+        }
+    }
+
+    /// Entries held, for tests of the memory bound.
+    pub fn entries(&self) -> usize {
+        self.ports.len()
+            + self.port_sources.len()
+            + self.port_destinations.len()
+            + self.talkers.len()
+            + self.admin.len()
+            + self.services.len()
+    }
+}
+
+impl AdminAcc {
+    fn add(&mut self, packets: u64, bytes: u64, start: Option<u64>, end: Option<u64>) {
+        self.c.add(packets, bytes);
+        if let Some(s) = start {
+            self.first = Some(self.first.map_or(s, |f| f.min(s)));
+        }
+        if let Some(e) = end {
+            self.last = Some(self.last.map_or(e, |l| l.max(e)));
+        }
+    }
+}
