@@ -13,6 +13,10 @@
 
 pub mod analyze;
 pub mod config;
+#[cfg(feature = "aws")]
+pub mod event;
+#[cfg(feature = "aws")]
+pub mod handler;
 pub mod flowlog;
 pub mod generate;
 pub mod report;

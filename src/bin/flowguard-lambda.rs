@@ -1,1 +1,55 @@
-fn main(){}
+//! `flowguard-lambda`: the S3-triggered Lambda function (packaged as
+//! `bootstrap` by cargo-lambda). Configuration is read once, clients are
+//! built once, then every invocation goes to [`flowguard::handler`].
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+use flowguard::handler::{Handler, Settings};
+use flowguard::io::s3::S3Store;
+use flowguard::io::sns::SnsPublisher;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_current_span(false)
+        .init();
+
+    let settings = match Settings::from_env(std::env::vars()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("flowguard-lambda: configuration error: {e}");
+            tracing::error!(variable = %e.origin, "configuration error: {}", e.message);
+            std::process::exit(2);
+        }
+    };
+
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    // A custom endpoint (moto, MinIO, LocalStack) needs path-style URLs.
+    let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL").is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    let s3_config = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(custom_endpoint).build();
+    let store = Arc::new(S3Store::new(aws_sdk_s3::Client::from_conf(s3_config)));
+    let topic = settings.topic_arn.clone().unwrap_or_default();
+    let publisher = Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), topic));
+    tracing::info!(
+        summary_bucket = ?settings.summary_bucket,
+        topic = ?settings.topic_arn,
+        prefix = %settings.engine.summary_prefix,
+        min_severity = %settings.engine.min_severity,
+        "flowguard-lambda started"
+    );
+    let handler = Arc::new(Handler::new(store, publisher, settings));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = handler.clone();
+        async move { handler.handle(event.payload).await.map_err(Error::from) }
+    }))
+    .await
+}

@@ -1,1 +1,119 @@
-//! In-memory fakes of the I/O traits, for tests.
+//! In-memory fakes of [`ObjectStore`] and [`Publisher`], for unit tests of
+//! the handler's error paths.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::sync::Mutex;
+
+use super::{ObjectStore, OpenedObject, PublishError, Publisher, StoreError};
+use crate::report::SnsMessage;
+
+/// Objects in a map, with switches to make operations fail.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    /// `(bucket, key)` → body.
+    pub objects: Mutex<BTreeMap<(String, String), Vec<u8>>>,
+    /// When set, `put` fails with this (retryable) message.
+    pub fail_puts: Mutex<Option<String>>,
+    /// When set, `open` fails with this (retryable) message.
+    pub fail_opens: Mutex<Option<String>>,
+}
+
+impl MemoryStore {
+    /// Adds an object.
+    pub fn insert(&self, bucket: &str, key: &str, body: Vec<u8>) {
+        if let Ok(mut o) = self.objects.lock() {
+            o.insert((bucket.to_string(), key.to_string()), body);
+        }
+    }
+
+    /// Keys in a bucket.
+    pub fn keys(&self, bucket: &str) -> Vec<String> {
+        self.objects
+            .lock()
+            .map(|o| o.keys().filter(|(b, _)| b == bucket).map(|(_, k)| k.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// A body.
+    pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        self.objects.lock().ok()?.get(&(bucket.to_string(), key.to_string())).cloned()
+    }
+}
+
+fn retryable(bucket: &str, key: &str, message: &str) -> StoreError {
+    StoreError::Retryable {
+        bucket: bucket.into(),
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+impl ObjectStore for MemoryStore {
+    async fn open(&self, bucket: &str, key: &str, _version_id: Option<&str>) -> Result<OpenedObject, StoreError> {
+        if let Some(m) = self.fail_opens.lock().ok().and_then(|f| f.clone()) {
+            return Err(retryable(bucket, key, &m));
+        }
+        let body = self.get(bucket, key).ok_or_else(|| StoreError::NotFound {
+            bucket: bucket.into(),
+            key: key.into(),
+        })?;
+        let etag = format!("{:016x}", crate::rules::finding::fnv1a64(&body));
+        Ok(OpenedObject {
+            length: Some(body.len() as u64),
+            body: Box::new(Cursor::new(body)),
+            etag: Some(etag),
+            version_id: None,
+        })
+    }
+
+    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, _ct: &str, _ce: Option<&str>) -> Result<(), StoreError> {
+        if let Some(m) = self.fail_puts.lock().ok().and_then(|f| f.clone()) {
+            return Err(retryable(bucket, key, &m));
+        }
+        self.insert(bucket, key, body);
+        Ok(())
+    }
+
+    async fn put_if_absent(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+        let mut o = self.objects.lock().map_err(|_| retryable(bucket, key, "lock poisoned"))?;
+        let k = (bucket.to_string(), key.to_string());
+        if o.contains_key(&k) {
+            return Ok(false);
+        }
+        o.insert(k, body);
+        Ok(true)
+    }
+
+    async fn exists(&self, bucket: &str, key: &str) -> Result<bool, StoreError> {
+        Ok(self.get(bucket, key).is_some())
+    }
+}
+
+/// Records published messages; can be made to fail.
+#[derive(Debug, Default)]
+pub struct MemoryPublisher {
+    /// Messages published so far.
+    pub published: Mutex<Vec<SnsMessage>>,
+    /// When set, publishing fails with this message.
+    pub fail: Mutex<Option<String>>,
+}
+
+impl Publisher for MemoryPublisher {
+    async fn publish(&self, message: &SnsMessage) -> Result<String, PublishError> {
+        if let Some(m) = self.fail.lock().ok().and_then(|f| f.clone()) {
+            return Err(PublishError {
+                topic: "memory".into(),
+                message: m,
+                retryable: true,
+            });
+        }
+        let mut p = self.published.lock().map_err(|_| PublishError {
+            topic: "memory".into(),
+            message: "lock poisoned".into(),
+            retryable: true,
+        })?;
+        p.push(message.clone());
+        Ok(format!("msg-{}", p.len()))
+    }
+}

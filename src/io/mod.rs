@@ -1,6 +1,12 @@
 //! The I/O edge: small traits for reading objects, storing summaries and
-//! publishing messages, with a local-filesystem and an in-memory
-//! implementation here and the AWS ones behind the `aws` feature.
+//! publishing messages. The local filesystem writer is here; the in-memory
+//! fakes serve the handler's unit tests; S3 and SNS implementations live
+//! behind the `aws` feature.
+
+use std::future::Future;
+use std::io::Read;
+
+use crate::report::SnsMessage;
 
 pub mod fs;
 pub mod memory;
@@ -10,3 +16,100 @@ pub mod s3;
 pub mod sns;
 
 pub use fs::write_summaries;
+
+/// An object opened for streaming.
+pub struct OpenedObject {
+    /// The body, read on a blocking thread.
+    pub body: Box<dyn Read + Send>,
+    /// ETag (without quotes).
+    pub etag: Option<String>,
+    /// Version id.
+    pub version_id: Option<String>,
+    /// Content length.
+    pub length: Option<u64>,
+}
+
+/// A storage failure. Every variant names the object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist (deleted since the event, or never).
+    #[error("s3://{bucket}/{key}: no such object")]
+    NotFound {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+    },
+    /// A failure that may pass on retry (network, throttling, 5xx).
+    #[error("s3://{bucket}/{key}: {message} (retryable)")]
+    Retryable {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// What happened.
+        message: String,
+    },
+    /// A failure that will not pass on retry (access denied, bad request).
+    #[error("s3://{bucket}/{key}: {message}")]
+    Permanent {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+impl StoreError {
+    /// Whether a retry may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Retryable { .. })
+    }
+}
+
+/// A publishing failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("publish to {topic}: {message}")]
+pub struct PublishError {
+    /// The topic.
+    pub topic: String,
+    /// What happened.
+    pub message: String,
+    /// Whether a retry may succeed.
+    pub retryable: bool,
+}
+
+/// Where flow logs are read and summaries written.
+pub trait ObjectStore: Send + Sync + 'static {
+    /// Starts reading an object.
+    fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> impl Future<Output = Result<OpenedObject, StoreError>> + Send;
+
+    /// Writes (or overwrites) an object.
+    fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        content_encoding: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Writes an object only if the key is free; `Ok(false)` when it exists.
+    fn put_if_absent(&self, bucket: &str, key: &str, body: Vec<u8>) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Whether an object exists.
+    fn exists(&self, bucket: &str, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Where findings are announced.
+pub trait Publisher: Send + Sync + 'static {
+    /// Publishes one message; returns the message id.
+    fn publish(&self, message: &SnsMessage) -> impl Future<Output = Result<String, PublishError>> + Send;
+}

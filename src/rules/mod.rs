@@ -13,7 +13,7 @@ use crate::flowlog::{Action, FlowDirection, FlowRecord};
 use crate::source::SourceRef;
 
 mod admin;
-mod finding;
+pub mod finding;
 mod hits;
 mod rejected;
 mod scan;
