@@ -12,7 +12,8 @@ use crate::flowlog::{Field, FirstLine, Format, LineError, LineParser, LogStatus,
 use crate::rules::{all_rules, Finding, FindingContext, Flow, Rule};
 use crate::source::SourceRef;
 use crate::summary::{
-    encode_plain, encode_rows, safe_component, KeyFacts, PartitionKey, TableBuilder, Tables, TABLE_NAMES,
+    encode_plain, encode_rows, safe_component, KeyFacts, PartitionKey, TableBuilder, Tables,
+    TABLE_NAMES,
 };
 use crate::time::UtcDateTime;
 
@@ -53,7 +54,9 @@ impl AnalyzeError {
             AnalyzeError::NotFlowLog { .. } => false,
             AnalyzeError::Read { error, .. } => !matches!(
                 error.kind(),
-                std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput | std::io::ErrorKind::UnexpectedEof
+                std::io::ErrorKind::InvalidData
+                    | std::io::ErrorKind::InvalidInput
+                    | std::io::ErrorKind::UnexpectedEof
             ),
         }
     }
@@ -234,7 +237,12 @@ impl<'c> Engine<'c> {
         self.uncompressed += len;
         self.line_no += 1;
         match self.state {
-            State::Start => self.state = State::Failed(format!("line {} is longer than {MAX_LINE_BYTES} bytes", self.line_no)),
+            State::Start => {
+                self.state = State::Failed(format!(
+                    "line {} is longer than {MAX_LINE_BYTES} bytes",
+                    self.line_no
+                ))
+            }
             State::Parsing(_) => self.malformed(&LineError::TooLong),
             State::Failed(_) => {}
         }
@@ -243,12 +251,23 @@ impl<'c> Engine<'c> {
     /// Feeds one line without its `\n`.
     pub fn push_line(&mut self, line: &[u8]) {
         self.line_no += 1;
-        if line.iter().all(|b| *b == b' ' || *b == b'\r' || *b == b'\t') {
+        if line
+            .iter()
+            .all(|b| *b == b' ' || *b == b'\r' || *b == b'\t')
+        {
             return;
         }
         match &mut self.state {
             State::Parsing(_) => self.record(line),
             State::Failed(_) => {}
+            // Same verdict as the streaming reader, which never buffers such
+            // a line: an absurd first line is not a flow log.
+            State::Start if line.len() > MAX_LINE_BYTES => {
+                self.state = State::Failed(format!(
+                    "line {} is longer than {MAX_LINE_BYTES} bytes",
+                    self.line_no
+                ))
+            }
             State::Start => match Format::detect(line) {
                 FirstLine::Header(format) => {
                     self.warnings.extend(format.warnings().iter().cloned());
@@ -258,13 +277,17 @@ impl<'c> Engine<'c> {
                     self.state = State::Parsing(LineParser::new(format));
                     self.record(line);
                 }
-                FirstLine::NotFlowLog(reason) => self.state = State::Failed(format!("line {}: {reason}", self.line_no)),
+                FirstLine::NotFlowLog(reason) => {
+                    self.state = State::Failed(format!("line {}: {reason}", self.line_no))
+                }
             },
         }
     }
 
     fn record(&mut self, line: &[u8]) {
-        let State::Parsing(parser) = &mut self.state else { return };
+        let State::Parsing(parser) = &mut self.state else {
+            return;
+        };
         self.counts.records += 1;
         let view = match parser.parse(line) {
             Ok(v) => v,
@@ -324,9 +347,12 @@ impl<'c> Engine<'c> {
         self.counts
     }
 
-    /// Entries held in bounded state (for memory-bound tests).
+    /// Entries held in bounded state, tables and rules (for memory-bound
+    /// tests). Each map is capped at `max_tracked` entries (the two
+    /// distinct-address sets of `ports` at four times that), so this never
+    /// exceeds 21 × `max_tracked`.
     pub fn tracked_entries(&self) -> usize {
-        self.tables.entries()
+        self.tables.entries() + self.rules.iter().map(|r| r.entries()).sum::<usize>()
     }
 
     /// Ends the object. `compressed_bytes` is what was read from storage;
@@ -350,7 +376,12 @@ impl<'c> Engine<'c> {
             ..
         } = self;
         let fields = match state {
-            State::Failed(reason) => return Err(AnalyzeError::NotFlowLog { object: source, reason }),
+            State::Failed(reason) => {
+                return Err(AnalyzeError::NotFlowLog {
+                    object: source,
+                    reason,
+                })
+            }
             State::Start => {
                 if uncompressed > 0 {
                     warnings.push("object has only blank lines".to_string());
@@ -359,13 +390,24 @@ impl<'c> Engine<'c> {
                 }
                 Vec::new()
             }
-            State::Parsing(p) => p.format().columns().iter().map(|c| c.name().to_string()).collect(),
+            State::Parsing(p) => p
+                .format()
+                .columns()
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect(),
         };
         let facts = KeyFacts::from_key(source.key_like());
         let when = UtcDateTime::from_unix(facts.delivered.or(first_start).unwrap_or(now));
         let partition = PartitionKey {
-            account: facts.account.or(account).unwrap_or_else(|| "unknown".to_string()),
-            region: facts.region.or(region).unwrap_or_else(|| "unknown".to_string()),
+            account: facts
+                .account
+                .or(account)
+                .unwrap_or_else(|| "unknown".to_string()),
+            region: facts
+                .region
+                .or(region)
+                .unwrap_or_else(|| "unknown".to_string()),
             dt: when.date(),
             hour: format!("{:02}", when.hour),
         };
@@ -375,7 +417,8 @@ impl<'c> Engine<'c> {
             source: source.clone(),
         };
         let mut findings = Vec::new();
-        let mut limits_hit: Vec<String> = tables.limits_hit().iter().map(|s| s.to_string()).collect();
+        let mut limits_hit: Vec<String> =
+            tables.limits_hit().iter().map(|s| s.to_string()).collect();
         for rule in &rules {
             rule.findings(&ctx, config, &mut findings);
             if rule.limit_hit() {
@@ -427,7 +470,12 @@ pub fn sort_findings(findings: &mut [Finding]) {
 }
 
 /// Analyses a complete in-memory object (already decompressed text).
-pub fn analyze_text(text: &[u8], source: SourceRef, config: &Config, now: u64) -> Result<Report, AnalyzeError> {
+pub fn analyze_text(
+    text: &[u8],
+    source: SourceRef,
+    config: &Config,
+    now: u64,
+) -> Result<Report, AnalyzeError> {
     let mut engine = Engine::new(config, source);
     engine.push_text(text);
     engine.finish(text.len() as u64, now)

@@ -54,11 +54,15 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -93,7 +97,9 @@ impl TrustedNetworks {
                     v4.push((u32::from(n) & mask, mask));
                 }
                 IpAddr::V6(n) => {
-                    let mask = u128::MAX.checked_shl(128 - u32::from(c.prefix)).unwrap_or(0);
+                    let mask = u128::MAX
+                        .checked_shl(128 - u32::from(c.prefix))
+                        .unwrap_or(0);
                     v6.push((u128::from(n) & mask, mask));
                 }
             }
@@ -193,16 +199,22 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            trusted: parse_cidrs(DEFAULT_TRUSTED).unwrap_or_else(|_| TrustedNetworks::new(Vec::new())),
-            admin_ports: parse_ports(DEFAULT_ADMIN_PORTS).unwrap_or_else(|_| PortSet::new(&[22, 3389])),
-            sensitive_ports: parse_ports(DEFAULT_SENSITIVE_PORTS).unwrap_or_else(|_| PortSet::new(&[])),
+            trusted: parse_cidrs(DEFAULT_TRUSTED)
+                .unwrap_or_else(|_| TrustedNetworks::new(Vec::new())),
+            admin_ports: parse_ports(DEFAULT_ADMIN_PORTS)
+                .unwrap_or_else(|_| PortSet::new(&[22, 3389])),
+            sensitive_ports: parse_ports(DEFAULT_SENSITIVE_PORTS)
+                .unwrap_or_else(|_| PortSet::new(&[])),
             brute_force_threshold: 20,
             port_scan_threshold: 25,
             sweep_threshold: 25,
             rejected_threshold: 100,
             top_talkers: 100,
             min_severity: Severity::Medium,
-            severities: RuleId::ALL.iter().map(|r| (*r, r.default_severity())).collect(),
+            severities: RuleId::ALL
+                .iter()
+                .map(|r| (*r, r.default_severity()))
+                .collect(),
             summary_prefix: "flowguard/".to_string(),
             max_tracked: 100_000,
         }
@@ -250,7 +262,9 @@ impl Config {
             "trusted_cidrs" => self.trusted = parse_cidrs(value).map_err(err)?,
             "admin_ports" => self.admin_ports = parse_ports(value).map_err(err)?,
             "sensitive_ports" => self.sensitive_ports = parse_ports(value).map_err(err)?,
-            "brute_force_threshold" => self.brute_force_threshold = parse_count(value).map_err(err)?,
+            "brute_force_threshold" => {
+                self.brute_force_threshold = parse_count(value).map_err(err)?
+            }
             "port_scan_threshold" => self.port_scan_threshold = parse_count(value).map_err(err)?,
             "sweep_threshold" => self.sweep_threshold = parse_count(value).map_err(err)?,
             "rejected_threshold" => self.rejected_threshold = parse_count(value).map_err(err)?,
@@ -287,7 +301,9 @@ impl Config {
         let mut config = Config::default();
         let mut rest = Vec::new();
         for (k, v) in vars {
-            let Some(key) = k.strip_prefix("FLOWGUARD_") else { continue };
+            let Some(key) = k.strip_prefix("FLOWGUARD_") else {
+                continue;
+            };
             if !config.set(&key.to_ascii_lowercase(), &v, &k)? {
                 rest.push((k, v));
             }
@@ -338,7 +354,10 @@ impl Config {
 
     /// The severity configured for a rule.
     pub fn severity(&self, rule: RuleId) -> Severity {
-        self.severities.get(&rule).copied().unwrap_or(rule.default_severity())
+        self.severities
+            .get(&rule)
+            .copied()
+            .unwrap_or(rule.default_severity())
     }
 }
 
@@ -353,7 +372,10 @@ fn parse_cidrs(s: &str) -> Result<TrustedNetworks, String> {
 fn parse_ports(s: &str) -> Result<PortSet, String> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        out.push(part.parse::<u16>().map_err(|_| format!("'{part}' is not a port (0-65535)"))?);
+        out.push(
+            part.parse::<u16>()
+                .map_err(|_| format!("'{part}' is not a port (0-65535)"))?,
+        );
     }
     Ok(PortSet::new(&out))
 }
@@ -406,11 +428,17 @@ mod tests {
         assert_eq!(e.origin, "FLOWGUARD_PORT_SCAN_THRESHOLD");
         let (c, rest) = Config::from_env(vec![
             ("FLOWGUARD_TOPIC_ARN".to_string(), "arn".to_string()),
-            ("FLOWGUARD_SEVERITY_PORT_SCAN".to_string(), "high".to_string()),
+            (
+                "FLOWGUARD_SEVERITY_PORT_SCAN".to_string(),
+                "high".to_string(),
+            ),
             ("PATH".to_string(), "/bin".to_string()),
         ])
         .unwrap();
-        assert_eq!(rest, vec![("FLOWGUARD_TOPIC_ARN".to_string(), "arn".to_string())]);
+        assert_eq!(
+            rest,
+            vec![("FLOWGUARD_TOPIC_ARN".to_string(), "arn".to_string())]
+        );
         assert_eq!(c.severity(RuleId::PortScan), Severity::High);
     }
 

@@ -162,7 +162,8 @@ pub fn decode_s3_notification(v: &Value) -> Result<Vec<Notice>, String> {
         .ok_or("no Records array")?;
     let mut out = Vec::with_capacity(records.len());
     for r in records {
-        let rec: RawS3Record = serde_json::from_value(r.clone()).map_err(|e| format!("S3 record: {e}"))?;
+        let rec: RawS3Record =
+            serde_json::from_value(r.clone()).map_err(|e| format!("S3 record: {e}"))?;
         let event = rec.event_name.unwrap_or_default();
         let Some(s3) = rec.s3 else {
             return Err("S3 record without s3 section".into());
@@ -179,7 +180,10 @@ pub fn decode_s3_notification(v: &Value) -> Result<Vec<Notice>, String> {
             key: decode_key(&s3.object.key)?,
             size: size_of(&s3.object.size),
             etag: s3.object.etag.map(|e| e.trim_matches('"').to_string()),
-            version_id: s3.object.version_id.filter(|v| !v.is_empty() && v != "null"),
+            version_id: s3
+                .object
+                .version_id
+                .filter(|v| !v.is_empty() && v != "null"),
             sequencer: s3.object.sequencer,
         }));
     }
@@ -192,7 +196,10 @@ fn is_eventbridge(v: &Value) -> bool {
 
 /// EventBridge `Object Created` (keys there are not URL-encoded).
 fn decode_eventbridge(v: &Value) -> Result<Notice, String> {
-    let kind = v.get("detail-type").and_then(Value::as_str).unwrap_or_default();
+    let kind = v
+        .get("detail-type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let detail = v.get("detail").ok_or("EventBridge event without detail")?;
     let key = detail
         .pointer("/object/key")
@@ -208,8 +215,9 @@ fn decode_eventbridge(v: &Value) -> Result<Notice, String> {
         .pointer("/bucket/name")
         .and_then(Value::as_str)
         .ok_or("EventBridge event without detail.bucket.name")?;
-    let obj: RawObject = serde_json::from_value(detail.get("object").cloned().unwrap_or(Value::Null))
-        .map_err(|e| format!("EventBridge detail.object: {e}"))?;
+    let obj: RawObject =
+        serde_json::from_value(detail.get("object").cloned().unwrap_or(Value::Null))
+            .map_err(|e| format!("EventBridge detail.object: {e}"))?;
     Ok(Notice::Created(ObjectRef {
         bucket: bucket.to_string(),
         key: obj.key,
@@ -225,7 +233,10 @@ fn decode_eventbridge(v: &Value) -> Result<Notice, String> {
 pub fn decode_body(body: &str) -> Result<Vec<Notice>, String> {
     let v: Value = serde_json::from_str(body).map_err(|e| format!("body is not JSON: {e}"))?;
     if v.get("Type").and_then(Value::as_str) == Some("Notification") {
-        let inner = v.get("Message").and_then(Value::as_str).ok_or("SNS envelope without Message")?;
+        let inner = v
+            .get("Message")
+            .and_then(Value::as_str)
+            .ok_or("SNS envelope without Message")?;
         return decode_body(inner);
     }
     decode_s3_notification(&v)
@@ -244,11 +255,15 @@ pub fn decode(v: &Value) -> Result<Invocation, EventError> {
         v.get("tasks").and_then(Value::as_array),
         v.get("invocationSchemaVersion").and_then(Value::as_str),
     ) {
-        let invocation_id = v.get("invocationId").and_then(Value::as_str).unwrap_or_default().to_string();
+        let invocation_id = v
+            .get("invocationId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let mut out = Vec::new();
         for t in tasks {
-            let raw: RawBatchTask =
-                serde_json::from_value(t.clone()).map_err(|e| EventError(format!("batch task: {e}")))?;
+            let raw: RawBatchTask = serde_json::from_value(t.clone())
+                .map_err(|e| EventError(format!("batch task: {e}")))?;
             let task_id = raw.task_id.clone().unwrap_or_default();
             let bucket = raw
                 .s3_bucket
@@ -274,7 +289,9 @@ pub fn decode(v: &Value) -> Result<Invocation, EventError> {
         });
     }
     if is_eventbridge(v) {
-        return decode_eventbridge(v).map(|n| Invocation::Notices(vec![n])).map_err(EventError);
+        return decode_eventbridge(v)
+            .map(|n| Invocation::Notices(vec![n]))
+            .map_err(EventError);
     }
     if v.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
         return Ok(Invocation::Notices(vec![Notice::Test]));
@@ -293,15 +310,19 @@ pub fn decode(v: &Value) -> Result<Invocation, EventError> {
     let first = records.first().map(source_of).unwrap_or_default();
     match first.as_str() {
         "aws:sqs" => {
-            let event: aws_lambda_events::event::sqs::SqsEvent =
-                serde_json::from_value(v.clone()).map_err(|e| EventError(format!("SQS event: {e}")))?;
+            let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_value(v.clone())
+                .map_err(|e| EventError(format!("SQS event: {e}")))?;
             Ok(Invocation::Sqs(
                 event
                     .records
                     .into_iter()
                     .map(|m| SqsItem {
                         message_id: m.message_id.unwrap_or_default(),
-                        notices: m.body.as_deref().ok_or_else(|| "message without body".to_string()).and_then(decode_body),
+                        notices: m
+                            .body
+                            .as_deref()
+                            .ok_or_else(|| "message without body".to_string())
+                            .and_then(decode_body),
                     })
                     .collect(),
             ))
@@ -317,7 +338,9 @@ pub fn decode(v: &Value) -> Result<Invocation, EventError> {
             }
             Ok(Invocation::Notices(notices))
         }
-        _ => decode_s3_notification(v).map(Invocation::Notices).map_err(EventError),
+        _ => decode_s3_notification(v)
+            .map(Invocation::Notices)
+            .map_err(EventError),
     }
 }
 
@@ -351,7 +374,9 @@ mod tests {
     #[test]
     fn s3_shapes() {
         let inv = decode(&s3_event("ObjectCreated:Put", "AWSLogs/1/x+y.log.gz")).unwrap();
-        let Invocation::Notices(n) = inv else { panic!("{inv:?}") };
+        let Invocation::Notices(n) = inv else {
+            panic!("{inv:?}")
+        };
         assert_eq!(
             n,
             vec![Notice::Created(ObjectRef {
@@ -366,7 +391,10 @@ mod tests {
         let inv = decode(&s3_event("ObjectRemoved:Delete", "k")).unwrap();
         assert!(matches!(&inv, Invocation::Notices(n) if matches!(n[0], Notice::Ignored { .. })));
         let test = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"});
-        assert_eq!(decode(&test).unwrap(), Invocation::Notices(vec![Notice::Test]));
+        assert_eq!(
+            decode(&test).unwrap(),
+            Invocation::Notices(vec![Notice::Test])
+        );
         assert!(decode(&json!({"hello": 1})).is_err());
     }
 
@@ -378,9 +406,13 @@ mod tests {
             "s3": {"s3SchemaVersion": "1.0", "configurationId": "c", "bucket": {"name": "logs", "arn": "arn:aws:s3:::logs"},
             "object": {"key": "AWSLogs/1/f.log.gz", "size": 10, "eTag": "\"e\"", "versionId": null, "sequencer": "0"}}}]}"#;
         let sqs = json!({"Records": [{"messageId": "m1", "eventSource": "aws:sqs", "body": body}]});
-        let Invocation::Sqs(items) = decode(&sqs).unwrap() else { panic!() };
+        let Invocation::Sqs(items) = decode(&sqs).unwrap() else {
+            panic!()
+        };
         let notices = items[0].notices.as_ref().unwrap();
-        assert!(matches!(&notices[0], Notice::Created(o) if o.key == "AWSLogs/1/f.log.gz" && o.etag.as_deref() == Some("e")));
+        assert!(
+            matches!(&notices[0], Notice::Created(o) if o.key == "AWSLogs/1/f.log.gz" && o.etag.as_deref() == Some("e"))
+        );
     }
 
     #[test]
@@ -391,7 +423,9 @@ mod tests {
             {"messageId": "a", "eventSource": "aws:sqs", "body": s3},
             {"messageId": "b", "eventSource": "aws:sqs", "body": sns_envelope},
             {"messageId": "c", "eventSource": "aws:sqs", "body": "not json"}]});
-        let Invocation::Sqs(items) = decode(&sqs).unwrap() else { panic!() };
+        let Invocation::Sqs(items) = decode(&sqs).unwrap() else {
+            panic!()
+        };
         assert_eq!(items.len(), 3);
         assert!(items[0].notices.is_ok() && items[1].notices.is_ok() && items[2].notices.is_err());
 
@@ -400,18 +434,31 @@ mod tests {
 
         let eb = json!({"source": "aws.s3", "detail-type": "Object Created",
             "detail": {"bucket": {"name": "b"}, "object": {"key": "a b+c.log.gz", "size": 5, "etag": "e", "version-id": "v1"}}});
-        let Invocation::Notices(n) = decode(&eb).unwrap() else { panic!() };
-        assert!(matches!(&n[0], Notice::Created(o) if o.key == "a b+c.log.gz" && o.version_id.as_deref() == Some("v1")));
+        let Invocation::Notices(n) = decode(&eb).unwrap() else {
+            panic!()
+        };
+        assert!(
+            matches!(&n[0], Notice::Created(o) if o.key == "a b+c.log.gz" && o.version_id.as_deref() == Some("v1"))
+        );
 
         let v1 = json!({"invocationSchemaVersion": "1.0", "invocationId": "inv", "job": {"id": "j"},
             "tasks": [{"taskId": "t1", "s3Key": "a%20b.log.gz", "s3VersionId": null, "s3BucketArn": "arn:aws:s3:::bk"}]});
-        let Invocation::Batch { schema, invocation_id, tasks } = decode(&v1).unwrap() else { panic!() };
+        let Invocation::Batch {
+            schema,
+            invocation_id,
+            tasks,
+        } = decode(&v1).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!((schema.as_str(), invocation_id.as_str()), ("1.0", "inv"));
         assert_eq!(tasks[0].object.as_ref().unwrap().bucket, "bk");
         assert_eq!(tasks[0].object.as_ref().unwrap().key, "a b.log.gz");
         let v2 = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv2", "job": {"id": "j", "userArguments": {}},
             "tasks": [{"taskId": "t2", "s3Key": "k", "s3VersionId": "v", "s3Bucket": "bk2"}]});
-        let Invocation::Batch { tasks, .. } = decode(&v2).unwrap() else { panic!() };
+        let Invocation::Batch { tasks, .. } = decode(&v2).unwrap() else {
+            panic!()
+        };
         assert_eq!(tasks[0].object.as_ref().unwrap().bucket, "bk2");
     }
 }

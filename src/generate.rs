@@ -224,7 +224,13 @@ fn attack_flows(rng: &mut Rng) -> Vec<Flow> {
     }
     // SMB sweep across the app subnet.
     for host in 1..=60u8 {
-        v.push(base(SWEEPER, Ipv4Addr::new(10, 0, 2, host), ephemeral(rng), 445, false));
+        v.push(base(
+            SWEEPER,
+            Ipv4Addr::new(10, 0, 2, host),
+            ephemeral(rng),
+            445,
+            false,
+        ));
     }
     // AWS dropped records on two interfaces.
     for eni in [eni_of(WEB[1]), eni_of(WEB[1]), eni_of(DB)] {
@@ -288,12 +294,32 @@ fn benign(rng: &mut Rng, client_pool: u64, noise_pool: u64, seed: u64) -> Flow {
         0..=299 => {
             let c = public(rng, client_pool, seed);
             let p = rng.range(3, 60);
-            ok(eni_of(web), c, web, ephemeral(rng), if rng.chance(900) { 443 } else { 80 }, 6, p, p * rng.range(60, 900), true)
+            ok(
+                eni_of(web),
+                c,
+                web,
+                ephemeral(rng),
+                if rng.chance(900) { 443 } else { 80 },
+                6,
+                p,
+                p * rng.range(60, 900),
+                true,
+            )
         }
         300..=599 => {
             let c = public(rng, client_pool, seed);
             let p = rng.range(3, 80);
-            ok(eni_of(web), web, c, 443, ephemeral(rng), 6, p, p * rng.range(200, 1400), false)
+            ok(
+                eni_of(web),
+                web,
+                c,
+                443,
+                ephemeral(rng),
+                6,
+                p,
+                p * rng.range(200, 1400),
+                false,
+            )
         }
         // Web to app, app to database and cache, with replies.
         600..=699 => {
@@ -303,9 +329,23 @@ fn benign(rng: &mut Rng, client_pool: u64, noise_pool: u64, seed: u64) -> Flow {
         }
         700..=779 => {
             let a = app(rng.next());
-            let (dst, port) = if rng.chance(700) { (DB, 5432) } else { (CACHE, 6379) };
+            let (dst, port) = if rng.chance(700) {
+                (DB, 5432)
+            } else {
+                (CACHE, 6379)
+            };
             let p = rng.range(4, 40);
-            ok(eni_of(dst), a, dst, ephemeral(rng), port, 6, p, p * 300, true)
+            ok(
+                eni_of(dst),
+                a,
+                dst,
+                ephemeral(rng),
+                port,
+                6,
+                p,
+                p * 300,
+                true,
+            )
         }
         780..=829 => {
             let a = app(rng.next());
@@ -327,7 +367,17 @@ fn benign(rng: &mut Rng, client_pool: u64, noise_pool: u64, seed: u64) -> Flow {
         880..=904 => {
             let a = app(rng.next());
             let p = rng.range(20, 400);
-            ok(eni_of(a), BASTION, a, ephemeral(rng), 22, 6, p, p * 150, true)
+            ok(
+                eni_of(a),
+                BASTION,
+                a,
+                ephemeral(rng),
+                22,
+                6,
+                p,
+                p * 150,
+                true,
+            )
         }
         // DNS: one or two packets each.
         905..=954 => {
@@ -355,9 +405,16 @@ fn benign(rng: &mut Rng, client_pool: u64, noise_pool: u64, seed: u64) -> Flow {
         // Rejected internet noise, thinly spread over many sources.
         _ => {
             let src = public(rng, noise_pool, seed ^ 0x5eed);
-            let ports = [23u16, 445, 8080, 8443, 1433, 3306, 5900, 9200, 25, 110, 143, 21, 3389, 22, 161, 1900];
+            let ports = [
+                23u16, 445, 8080, 8443, 1433, 3306, 5900, 9200, 25, 110, 143, 21, 3389, 22, 161,
+                1900,
+            ];
             let dp = ports[rng.below(ports.len() as u64) as usize];
-            let dst = if rng.chance(500) { web } else { app(rng.next()) };
+            let dst = if rng.chance(500) {
+                web
+            } else {
+                app(rng.next())
+            };
             Flow {
                 eni: eni_of(dst),
                 src,
@@ -389,7 +446,11 @@ fn write_flow<W: Write>(w: &mut W, f: &Flow, o: &GenOptions, rng: &mut Rng) -> i
     let end = start + rng.range(1, 60);
     let version = if o.format == GenFormat::V2 { 2 } else { 5 };
     if f.status != "OK" {
-        write!(w, "{version} {} eni-0a1b{:08x} - - - - - - - {start} {end} - {}", o.account, f.eni, f.status)?;
+        write!(
+            w,
+            "{version} {} eni-0a1b{:08x} - - - - - - - {start} {end} - {}",
+            o.account, f.eni, f.status
+        )?;
         if o.format == GenFormat::V5 {
             w.write_all(b" - - - - - - - - - - - - - - -")?;
         }

@@ -39,7 +39,9 @@ impl Settings {
     /// Reads the environment (pass `std::env::vars()`). Unknown
     /// `FLOWGUARD_*` variables are errors, so a typo never silently keeps a
     /// default.
-    pub fn from_env<I: IntoIterator<Item = (String, String)>>(vars: I) -> Result<Settings, ConfigError> {
+    pub fn from_env<I: IntoIterator<Item = (String, String)>>(
+        vars: I,
+    ) -> Result<Settings, ConfigError> {
         let (engine, rest) = Config::from_env(vars)?;
         let mut settings = Settings {
             engine: Arc::new(engine),
@@ -55,7 +57,9 @@ impl Settings {
             match k.as_str() {
                 "FLOWGUARD_SUMMARY_BUCKET" => {
                     let ok = (3..=63).contains(&v.len())
-                        && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+                        && v.bytes().all(|b| {
+                            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
+                        });
                     if !ok {
                         return Err(err("not a valid S3 bucket name"));
                     }
@@ -64,7 +68,9 @@ impl Settings {
                 "FLOWGUARD_TOPIC_ARN" if v.is_empty() => {}
                 "FLOWGUARD_TOPIC_ARN" => {
                     if !v.starts_with("arn:") || v.split(':').count() < 6 {
-                        return Err(err("not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"));
+                        return Err(err(
+                            "not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+                        ));
                     }
                     settings.topic_arn = Some(v);
                 }
@@ -139,7 +145,10 @@ pub struct Handler<S, P> {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl<S: ObjectStore, P: Publisher> Handler<S, P> {
@@ -216,8 +225,12 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
         let (code, text) = match task.object {
             Err(e) => ("PermanentFailure", e),
             Ok(obj) => match self.process(&obj).await {
-                Ok(ObjectOutcome::Processed { findings, .. }) => ("Succeeded", format!("{findings} findings")),
-                Ok(ObjectOutcome::Skipped { reason, .. }) if reason == NO_SUCH_OBJECT => ("PermanentFailure", reason),
+                Ok(ObjectOutcome::Processed { findings, .. }) => {
+                    ("Succeeded", format!("{findings} findings"))
+                }
+                Ok(ObjectOutcome::Skipped { reason, .. }) if reason == NO_SUCH_OBJECT => {
+                    ("PermanentFailure", reason)
+                }
                 Ok(ObjectOutcome::Skipped { reason, .. }) => ("Succeeded", reason),
                 Err(f) if f.retryable => ("TemporaryFailure", f.error),
                 Err(f) => ("PermanentFailure", f.error),
@@ -249,7 +262,10 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
     }
 
     fn summary_bucket<'a>(&'a self, obj: &'a ObjectRef) -> &'a str {
-        self.settings.summary_bucket.as_deref().unwrap_or(&obj.bucket)
+        self.settings
+            .summary_bucket
+            .as_deref()
+            .unwrap_or(&obj.bucket)
     }
 
     /// Processes one object end to end.
@@ -273,7 +289,11 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
             tracing::info!(bucket = %obj.bucket, key = %obj.key, "own summary output; skipped");
             return Ok(skipped("summary output of flowguard"));
         }
-        let opened = match self.store.open(&obj.bucket, &obj.key, obj.version_id.as_deref()).await {
+        let opened = match self
+            .store
+            .open(&obj.bucket, &obj.key, obj.version_id.as_deref())
+            .await
+        {
             Ok(o) => o,
             Err(StoreError::NotFound { .. }) => {
                 // Deleted between the event and the read: retrying cannot
@@ -293,7 +313,10 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
             .or_else(|| opened.etag.clone())
             .or_else(|| obj.etag.clone())
             .unwrap_or_else(|| "unversioned".into());
-        let marker = format!("{prefix}_state/processed/{}/{}/{identity}.json", obj.bucket, obj.key);
+        let marker = format!(
+            "{prefix}_state/processed/{}/{}/{identity}.json",
+            obj.bucket, obj.key
+        );
         match self.store.exists(&out_bucket, &marker).await {
             Ok(true) => {
                 tracing::info!(bucket = %obj.bucket, key = %obj.key, marker = %marker, "already processed; skipped");
@@ -309,9 +332,11 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
         };
         let body = opened.body;
         let engine_config = config.clone();
-        let analysed = tokio::task::spawn_blocking(move || analyze_reader(body, source, &engine_config, now(), None))
-            .await
-            .map_err(|e| fail(format!("analysis task: {e}"), true))?;
+        let analysed = tokio::task::spawn_blocking(move || {
+            analyze_reader(body, source, &engine_config, now(), None)
+        })
+        .await
+        .map_err(|e| fail(format!("analysis task: {e}"), true))?;
         let report = match analysed {
             Ok(r) => r,
             Err(e) => {
@@ -330,7 +355,13 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
         for s in report.summary_objects(&prefix) {
             if let Err(e) = self
                 .store
-                .put(&out_bucket, &s.key, s.body, "application/x-ndjson", Some("gzip"))
+                .put(
+                    &out_bucket,
+                    &s.key,
+                    s.body,
+                    "application/x-ndjson",
+                    Some("gzip"),
+                )
                 .await
             {
                 tracing::error!(key = %s.key, error = %e, "writing summary failed");
@@ -362,9 +393,13 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
             .await
         {
             Ok(true) => {}
-            Ok(false) => tracing::warn!(marker = %marker, "completion marker already present: a concurrent delivery also processed this object"),
+            Ok(false) => {
+                tracing::warn!(marker = %marker, "completion marker already present: a concurrent delivery also processed this object")
+            }
             // The work is done; a missing marker only risks a duplicate message.
-            Err(e) => tracing::warn!(marker = %marker, error = %e, "could not write completion marker"),
+            Err(e) => {
+                tracing::warn!(marker = %marker, error = %e, "could not write completion marker")
+            }
         }
         let counts = report.counts();
         let by_sev = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
@@ -375,7 +410,16 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
         );
         println!(
             "{}",
-            emf_line(now() * 1000, counts, [by_sev(Severity::High), by_sev(Severity::Medium), by_sev(Severity::Low)], elapsed_ms)
+            emf_line(
+                now() * 1000,
+                counts,
+                [
+                    by_sev(Severity::High),
+                    by_sev(Severity::Medium),
+                    by_sev(Severity::Low)
+                ],
+                elapsed_ms
+            )
         );
         Ok(ObjectOutcome::Processed {
             bucket: obj.bucket.clone(),
@@ -392,7 +436,12 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
 pub const NO_SUCH_OBJECT: &str = "object no longer exists";
 
 /// A CloudWatch Embedded Metric Format line for one object.
-pub fn emf_line(timestamp_ms: u64, counts: Counts, findings: [usize; 3], duration_ms: u64) -> String {
+pub fn emf_line(
+    timestamp_ms: u64,
+    counts: Counts,
+    findings: [usize; 3],
+    duration_ms: u64,
+) -> String {
     json!({
         "_aws": {
             "Timestamp": timestamp_ms,

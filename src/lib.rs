@@ -15,10 +15,10 @@ pub mod analyze;
 pub mod config;
 #[cfg(feature = "aws")]
 pub mod event;
-#[cfg(feature = "aws")]
-pub mod handler;
 pub mod flowlog;
 pub mod generate;
+#[cfg(feature = "aws")]
+pub mod handler;
 pub mod report;
 pub mod rules;
 pub mod source;

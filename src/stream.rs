@@ -112,13 +112,21 @@ pub fn analyze_reader<R: Read + Send>(
         drop(pool_tx);
     });
     if let Some((error, bytes)) = failure {
-        return Err(AnalyzeError::Read { object: source, bytes, error });
+        return Err(AnalyzeError::Read {
+            object: source,
+            bytes,
+            error,
+        });
     }
     engine.finish(compressed.load(Ordering::Relaxed), now)
 }
 
 /// The reader thread: decode and cut text into line-aligned chunks.
-fn read_chunks<R: Read>(raw: R, tx: &SyncSender<Msg>, pool: &Receiver<Vec<u8>>) -> Result<(), (io::Error, u64)> {
+fn read_chunks<R: Read>(
+    raw: R,
+    tx: &SyncSender<Msg>,
+    pool: &Receiver<Vec<u8>>,
+) -> Result<(), (io::Error, u64)> {
     let mut input = BufReader::with_capacity(INPUT_BUFFER, raw);
     let head = input.fill_buf().map_err(|e| (e, 0))?;
     let mut text: Box<dyn Read> = match detect_encoding(head) {
@@ -204,8 +212,12 @@ fn take(pool: &Receiver<Vec<u8>>) -> Vec<u8> {
 }
 
 fn send(tx: &SyncSender<Msg>, msg: Msg) -> Result<(), (io::Error, u64)> {
-    tx.send(msg)
-        .map_err(|_| (io::Error::new(io::ErrorKind::BrokenPipe, "parser stopped"), 0))
+    tx.send(msg).map_err(|_| {
+        (
+            io::Error::new(io::ErrorKind::BrokenPipe, "parser stopped"),
+            0,
+        )
+    })
 }
 
 #[cfg(test)]

@@ -19,7 +19,11 @@ use flowguard::stream::Progress;
 use flowguard::{analyze_reader, Config, Severity, SourceRef};
 
 #[derive(Parser)]
-#[command(name = "flowguard", version, about = "Amazon VPC Flow Logs to security findings")]
+#[command(
+    name = "flowguard",
+    version,
+    about = "Amazon VPC Flow Logs to security findings"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -113,7 +117,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_generate(records: u64, seed: u64, layout: Layout, output: &str, manifest: Option<&Path>) -> io::Result<()> {
+fn run_generate(
+    records: u64,
+    seed: u64,
+    layout: Layout,
+    output: &str,
+    manifest: Option<&Path>,
+) -> io::Result<()> {
     let opts = GenOptions {
         records,
         seed,
@@ -126,7 +136,10 @@ fn run_generate(records: u64, seed: u64, layout: Layout, output: &str, manifest:
     let m = if output == "-" {
         generate(io::stdout().lock(), &opts)?
     } else {
-        if let Some(parent) = Path::new(output).parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Some(parent) = Path::new(output)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(parent)?;
         }
         let file = File::create(output)?;
@@ -140,7 +153,10 @@ fn run_generate(records: u64, seed: u64, layout: Layout, output: &str, manifest:
         }
     };
     if let Some(path) = manifest {
-        std::fs::write(path, serde_json::to_vec_pretty(&m).map_err(io::Error::other)?)?;
+        std::fs::write(
+            path,
+            serde_json::to_vec_pretty(&m).map_err(io::Error::other)?,
+        )?;
     }
     eprintln!(
         "flowguard: wrote {} records ({} attack, {} nodata, {} skipdata) to {output}",
@@ -154,12 +170,17 @@ fn load_config(path: Option<&Path>, min: Option<Severity>) -> Result<(Config, Se
         return Ok((Config::default(), min.unwrap_or(Severity::Low)));
     };
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let config = Config::from_toml(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
+    let config =
+        Config::from_toml(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
     let file_sets_min = text
         .parse::<toml::Table>()
         .map(|t| t.contains_key("min_severity"))
         .unwrap_or(false);
-    let min = min.unwrap_or(if file_sets_min { config.min_severity } else { Severity::Low });
+    let min = min.unwrap_or(if file_sets_min {
+        config.min_severity
+    } else {
+        Severity::Low
+    });
     Ok((config, min))
 }
 
@@ -200,7 +221,10 @@ fn walk(dir: &Path, found: &mut Vec<String>, errors: &mut Vec<String>) {
         if path.is_dir() {
             walk(&path, found, errors);
         } else {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if name.ends_with(".log") || name.ends_with(".log.gz") {
                 found.push(path.display().to_string());
             }
@@ -234,10 +258,13 @@ fn analyze(
     let show_progress = io::stderr().is_terminal();
     let total = inputs.len();
     for (i, input) in inputs.iter().enumerate() {
-        let source = SourceRef::Path { path: input.clone() };
+        let source = SourceRef::Path {
+            path: input.clone(),
+        };
         let progress = Progress::default();
         let done = Arc::new(AtomicBool::new(false));
-        let ticker = show_progress.then(|| spawn_ticker(i + 1, total, input.clone(), &progress, done.clone()));
+        let ticker = show_progress
+            .then(|| spawn_ticker(i + 1, total, input.clone(), &progress, done.clone()));
         let result = if input == "-" {
             analyze_reader(io::stdin(), source, &config, now(), Some(&progress))
         } else {
@@ -271,7 +298,10 @@ fn analyze(
         }
         if let Some(dir) = &out {
             if let Err(e) = write_summaries(dir, &report, &config.summary_prefix) {
-                eprintln!("flowguard: error: writing summaries of {input} under {}: {e}", dir.display());
+                eprintln!(
+                    "flowguard: error: writing summaries of {input} under {}: {e}",
+                    dir.display()
+                );
                 failed += 1;
             }
         }
@@ -281,7 +311,9 @@ fn analyze(
                 .findings
                 .iter()
                 .filter(|f| f.severity >= min)
-                .try_for_each(|f| writeln!(stdout, "{}", serde_json::to_string(f).unwrap_or_default())),
+                .try_for_each(|f| {
+                    writeln!(stdout, "{}", serde_json::to_string(f).unwrap_or_default())
+                }),
         };
         if printed.is_err() {
             // Standard output closed (e.g. piped to head): stop quietly.
@@ -319,7 +351,10 @@ fn spawn_ticker(
             std::thread::sleep(Duration::from_millis(200));
             if started.elapsed() > Duration::from_secs(1) {
                 let mb = read.load(Ordering::Relaxed) as f64 / 1e6;
-                eprint!("\r[{index}/{total}] {name}: {mb:.1} MB read, {:.0} s ", started.elapsed().as_secs_f64());
+                eprint!(
+                    "\r[{index}/{total}] {name}: {mb:.1} MB read, {:.0} s ",
+                    started.elapsed().as_secs_f64()
+                );
                 shown = true;
             }
         }
@@ -330,5 +365,8 @@ fn spawn_ticker(
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

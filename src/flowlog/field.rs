@@ -181,10 +181,16 @@ mod tests {
     fn catalogue_constants_match_names() {
         assert_eq!(Field::VERSION.name(), "version");
         assert_eq!(Field::LOG_STATUS.name(), "log-status");
-        assert_eq!(Field::TGW_PAIR_ATTACHMENT_ID.name(), "tgw-pair-attachment-id");
+        assert_eq!(
+            Field::TGW_PAIR_ATTACHMENT_ID.name(),
+            "tgw-pair-attachment-id"
+        );
         assert_eq!(Field::REJECT_REASON.name(), "reject-reason");
         assert_eq!(Field::NEXT_HOP_ID.name(), "next-hop-id");
-        assert_eq!(Field::from_name("pkt-dst-aws-service"), Some(Field::PKT_DST_AWS_SERVICE));
+        assert_eq!(
+            Field::from_name("pkt-dst-aws-service"),
+            Some(Field::PKT_DST_AWS_SERVICE)
+        );
         assert_eq!(Field::from_name("no-such-field"), None);
     }
 

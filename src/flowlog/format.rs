@@ -50,7 +50,10 @@ pub const MAX_COLUMNS: usize = 256;
 impl Format {
     /// The default 14-field version 2 format (no header).
     pub fn default_v2() -> Format {
-        Format::from_columns(DEFAULT_V2.iter().map(|f| Column::Known(*f)).collect(), false)
+        Format::from_columns(
+            DEFAULT_V2.iter().map(|f| Column::Known(*f)).collect(),
+            false,
+        )
     }
 
     /// Builds a format from a header line such as
@@ -76,7 +79,9 @@ impl Format {
                     columns.push(Column::Known(f));
                 }
                 Some(_) => {
-                    warnings.push(format!("field '{name}' appears twice in the header; the first column is used"));
+                    warnings.push(format!(
+                        "field '{name}' appears twice in the header; the first column is used"
+                    ));
                     columns.push(Column::Other(name));
                 }
                 None => {
@@ -98,7 +103,9 @@ impl Format {
     pub fn detect(line: &[u8]) -> FirstLine {
         let text = match std::str::from_utf8(line) {
             Ok(t) => t.trim_end_matches('\r').trim(),
-            Err(_) => return FirstLine::NotFlowLog("first line is not text (invalid UTF-8)".into()),
+            Err(_) => {
+                return FirstLine::NotFlowLog("first line is not text (invalid UTF-8)".into())
+            }
         };
         let starts_like_header = text
             .split(' ')
@@ -211,7 +218,10 @@ mod tests {
             };
             assert_eq!(got, *want, "{line}");
         }
-        assert!(matches!(Format::detect(b"\xff\xfe version"), FirstLine::NotFlowLog(_)));
+        assert!(matches!(
+            Format::detect(b"\xff\xfe version"),
+            FirstLine::NotFlowLog(_)
+        ));
     }
 
     #[test]

@@ -367,20 +367,52 @@ mod tests {
             }
         }
         let mut p = v2();
-        let max = base.replace("SP", "1").replace("DP", "2").replace("PK", "18446744073709551615");
-        assert_eq!(p.parse(max.as_bytes()).unwrap().record.packets, Some(u64::MAX));
-        assert!(matches!(p.parse(b"2 1 2"), Err(LineError::ColumnCount { expected: 14, found: 3 })));
+        let max = base
+            .replace("SP", "1")
+            .replace("DP", "2")
+            .replace("PK", "18446744073709551615");
+        assert_eq!(
+            p.parse(max.as_bytes()).unwrap().record.packets,
+            Some(u64::MAX)
+        );
+        assert!(matches!(
+            p.parse(b"2 1 2"),
+            Err(LineError::ColumnCount {
+                expected: 14,
+                found: 3
+            })
+        ));
         assert_eq!(p.parse(b"2 \xff").unwrap_err(), LineError::InvalidUtf8);
-        assert_eq!(p.parse(&vec![b'1'; MAX_LINE_BYTES + 1]).unwrap_err(), LineError::TooLong);
+        assert_eq!(
+            p.parse(&vec![b'1'; MAX_LINE_BYTES + 1]).unwrap_err(),
+            LineError::TooLong
+        );
     }
 
     #[test]
     fn addresses() {
-        let ok = ["0.0.0.0", "255.255.255.255", "10.0.0.1", "::1", "2001:db8::ff00:42:8329", "fe80::1"];
+        let ok = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.0.1",
+            "::1",
+            "2001:db8::ff00:42:8329",
+            "fe80::1",
+        ];
         for a in ok {
             assert_eq!(parse_addr(a.as_bytes()), Some(a.parse().unwrap()), "{a}");
         }
-        let bad = ["256.0.0.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1..2.3", "a.b.c.d", "1.2.3.4 ", ":::", "1234"];
+        let bad = [
+            "256.0.0.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1..2.3",
+            "a.b.c.d",
+            "1.2.3.4 ",
+            ":::",
+            "1234",
+        ];
         for a in bad {
             assert_eq!(parse_addr(a.as_bytes()), None, "{a}");
         }

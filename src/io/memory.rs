@@ -31,13 +31,22 @@ impl MemoryStore {
     pub fn keys(&self, bucket: &str) -> Vec<String> {
         self.objects
             .lock()
-            .map(|o| o.keys().filter(|(b, _)| b == bucket).map(|(_, k)| k.clone()).collect())
+            .map(|o| {
+                o.keys()
+                    .filter(|(b, _)| b == bucket)
+                    .map(|(_, k)| k.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// A body.
     pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
-        self.objects.lock().ok()?.get(&(bucket.to_string(), key.to_string())).cloned()
+        self.objects
+            .lock()
+            .ok()?
+            .get(&(bucket.to_string(), key.to_string()))
+            .cloned()
     }
 }
 
@@ -50,7 +59,12 @@ fn retryable(bucket: &str, key: &str, message: &str) -> StoreError {
 }
 
 impl ObjectStore for MemoryStore {
-    async fn open(&self, bucket: &str, key: &str, _version_id: Option<&str>) -> Result<OpenedObject, StoreError> {
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+        _version_id: Option<&str>,
+    ) -> Result<OpenedObject, StoreError> {
         if let Some(m) = self.fail_opens.lock().ok().and_then(|f| f.clone()) {
             return Err(retryable(bucket, key, &m));
         }
@@ -67,7 +81,14 @@ impl ObjectStore for MemoryStore {
         })
     }
 
-    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, _ct: &str, _ce: Option<&str>) -> Result<(), StoreError> {
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        _ct: &str,
+        _ce: Option<&str>,
+    ) -> Result<(), StoreError> {
         if let Some(m) = self.fail_puts.lock().ok().and_then(|f| f.clone()) {
             return Err(retryable(bucket, key, &m));
         }
@@ -75,8 +96,16 @@ impl ObjectStore for MemoryStore {
         Ok(())
     }
 
-    async fn put_if_absent(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
-        let mut o = self.objects.lock().map_err(|_| retryable(bucket, key, "lock poisoned"))?;
+    async fn put_if_absent(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let mut o = self
+            .objects
+            .lock()
+            .map_err(|_| retryable(bucket, key, "lock poisoned"))?;
         let k = (bucket.to_string(), key.to_string());
         if o.contains_key(&k) {
             return Ok(false);

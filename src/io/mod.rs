@@ -102,14 +102,26 @@ pub trait ObjectStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Writes an object only if the key is free; `Ok(false)` when it exists.
-    fn put_if_absent(&self, bucket: &str, key: &str, body: Vec<u8>) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn put_if_absent(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Whether an object exists.
-    fn exists(&self, bucket: &str, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn exists(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// Where findings are announced.
 pub trait Publisher: Send + Sync + 'static {
     /// Publishes one message; returns the message id.
-    fn publish(&self, message: &SnsMessage) -> impl Future<Output = Result<String, PublishError>> + Send;
+    fn publish(
+        &self,
+        message: &SnsMessage,
+    ) -> impl Future<Output = Result<String, PublishError>> + Send;
 }

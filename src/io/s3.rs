@@ -31,7 +31,11 @@ impl S3Store {
 
 /// Maps an SDK error to a [`StoreError`]: 404 is `NotFound`; timeouts,
 /// dispatch failures, throttling and 5xx are retryable; the rest permanent.
-fn classify<E>(bucket: &str, key: &str, err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> StoreError
+fn classify<E>(
+    bucket: &str,
+    key: &str,
+    err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -41,15 +45,37 @@ where
     let code = err.code().unwrap_or_default();
     match err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            StoreError::Retryable { bucket, key, message }
+            StoreError::Retryable {
+                bucket,
+                key,
+                message,
+            }
         }
-        _ if status == Some(404) || code == "NoSuchKey" || code == "NotFound" => StoreError::NotFound { bucket, key },
+        _ if status == Some(404) || code == "NoSuchKey" || code == "NotFound" => {
+            StoreError::NotFound { bucket, key }
+        }
         _ if status.is_some_and(|s| s >= 500 || s == 429)
-            || matches!(code, "SlowDown" | "Throttling" | "ThrottlingException" | "RequestTimeout" | "InternalError" | "ServiceUnavailable") =>
+            || matches!(
+                code,
+                "SlowDown"
+                    | "Throttling"
+                    | "ThrottlingException"
+                    | "RequestTimeout"
+                    | "InternalError"
+                    | "ServiceUnavailable"
+            ) =>
         {
-            StoreError::Retryable { bucket, key, message }
+            StoreError::Retryable {
+                bucket,
+                key,
+                message,
+            }
         }
-        _ => StoreError::Permanent { bucket, key, message },
+        _ => StoreError::Permanent {
+            bucket,
+            key,
+            message,
+        },
     }
 }
 
@@ -102,7 +128,10 @@ async fn pump(mut body: ByteStream, tx: mpsc::Sender<io::Result<Bytes>>) {
             }
             Some(Err(e)) => {
                 let _ = tx
-                    .send(Err(io::Error::new(io::ErrorKind::ConnectionAborted, format!("S3 body: {e}"))))
+                    .send(Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        format!("S3 body: {e}"),
+                    )))
                     .await;
                 return;
             }
@@ -112,7 +141,12 @@ async fn pump(mut body: ByteStream, tx: mpsc::Sender<io::Result<Bytes>>) {
 }
 
 impl ObjectStore for S3Store {
-    async fn open(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<OpenedObject, StoreError> {
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<OpenedObject, StoreError> {
         let out = self
             .client
             .get_object()
@@ -162,7 +196,12 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
-    async fn put_if_absent(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+    async fn put_if_absent(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .put_object()
@@ -175,7 +214,10 @@ impl ObjectStore for S3Store {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(412) || e.code() == Some("PreconditionFailed") => {
+            Err(e)
+                if e.raw_response().map(|r| r.status().as_u16()) == Some(412)
+                    || e.code() == Some("PreconditionFailed") =>
+            {
                 Ok(false)
             }
             Err(e) => Err(classify(bucket, key, &e)),
@@ -183,7 +225,14 @@ impl ObjectStore for S3Store {
     }
 
     async fn exists(&self, bucket: &str, key: &str) -> Result<bool, StoreError> {
-        match self.client.head_object().bucket(bucket).key(key).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) => match classify(bucket, key, &e) {
                 StoreError::NotFound { .. } => Ok(false),

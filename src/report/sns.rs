@@ -59,11 +59,15 @@ struct Structured<'a> {
 /// `None` when there are none. `summaries` is where the summaries were
 /// written (e.g. `s3://bucket/flowguard/`).
 pub fn build_message(report: &Report, min: Severity, summaries: &str) -> Option<SnsMessage> {
-    let mut findings: Vec<&Finding> = report.findings.iter().filter(|f| f.severity >= min).collect();
+    let mut findings: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity >= min)
+        .collect();
     if findings.is_empty() {
         return None;
     }
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let total = findings.len();
     let account = report.partition.account.as_str();
     let region = report.partition.region.as_str();
@@ -115,7 +119,10 @@ pub fn subject(severity: Severity, total: usize, account: &str, region: &str) ->
         severity.as_str().to_uppercase(),
         if total == 1 { "" } else { "s" }
     );
-    let mut s: String = raw.chars().map(|c| if (' '..='~').contains(&c) { c } else { '?' }).collect();
+    let mut s: String = raw
+        .chars()
+        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+        .collect();
     s.truncate(SUBJECT_MAX);
     s
 }

@@ -13,20 +13,39 @@ pub fn render_text(report: &Report, min: Severity) -> String {
     let _ = writeln!(
         out,
         "   {} records: {} ok, {} nodata, {} skipdata, {} malformed; account {} region {}",
-        c.records, c.ok, c.nodata, c.skipdata, c.malformed, report.partition.account, report.partition.region
+        c.records,
+        c.ok,
+        c.nodata,
+        c.skipdata,
+        c.malformed,
+        report.partition.account,
+        report.partition.region
     );
     for s in &report.files.malformed_samples {
         let _ = writeln!(out, "   malformed {s}");
     }
     for l in &report.files.limits_hit {
-        let _ = writeln!(out, "   note: state bound reached in {l}; results there are partial");
+        let _ = writeln!(
+            out,
+            "   note: state bound reached in {l}; results there are partial"
+        );
     }
-    let shown: Vec<_> = report.findings.iter().filter(|f| f.severity >= min).collect();
+    let shown: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity >= min)
+        .collect();
     if shown.is_empty() {
         let _ = writeln!(out, "   no findings");
     }
     for f in shown {
-        let _ = writeln!(out, "   [{}] {}: {}", f.severity.as_str().to_uppercase(), f.rule, f.title);
+        let _ = writeln!(
+            out,
+            "   [{}] {}: {}",
+            f.severity.as_str().to_uppercase(),
+            f.rule,
+            f.title
+        );
         let window = match (&f.first_seen, &f.last_seen) {
             (Some(a), Some(b)) => format!("{a} .. {b}"),
             _ => "time unknown".to_string(),

@@ -5,7 +5,9 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
-use super::{port_label, remote_service_technique, Finding, FindingContext, Flow, Hits, Rule, RuleId};
+use super::{
+    port_label, remote_service_technique, Finding, FindingContext, Flow, Hits, Rule, RuleId,
+};
 use crate::config::Config;
 
 /// Accepted inbound flows from the internet to an admin port.
@@ -21,16 +23,34 @@ impl Rule for AdminPortExposed {
     }
 
     fn observe(&mut self, flow: &Flow<'_>, config: &Config) {
-        let Some(port) = flow.record.dstport else { return };
-        if !flow.accepted() || flow.src_trusted || !flow.inbound || flow.is_reply || !config.admin_ports.contains(port) {
+        let Some(port) = flow.record.dstport else {
+            return;
+        };
+        if !flow.accepted()
+            || flow.src_trusted
+            || !flow.inbound
+            || flow.is_reply
+            || !config.admin_ports.contains(port)
+        {
             return;
         }
-        track(&mut self.pairs, (flow.src, flow.dst), flow, config.max_tracked, &mut self.limit_hit);
+        track(
+            &mut self.pairs,
+            (flow.src, flow.dst),
+            flow,
+            config.max_tracked,
+            &mut self.limit_hit,
+        );
     }
 
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
         for ((src, dst), hits) in sorted(&self.pairs) {
-            let ports = hits.dst_ports.iter().map(|p| port_label(*p)).collect::<Vec<_>>().join(", ");
+            let ports = hits
+                .dst_ports
+                .iter()
+                .map(|p| port_label(*p))
+                .collect::<Vec<_>>()
+                .join(", ");
             let title = format!(
                 "{ports} on {dst} accepted {} flow{} from internet address {src}",
                 hits.flows,
@@ -54,6 +74,10 @@ impl Rule for AdminPortExposed {
     fn limit_hit(&self) -> bool {
         self.limit_hit
     }
+
+    fn entries(&self) -> usize {
+        self.pairs.len()
+    }
 }
 
 /// One internet source making many flows to admin ports.
@@ -69,11 +93,19 @@ impl Rule for AdminPortBruteForce {
     }
 
     fn observe(&mut self, flow: &Flow<'_>, config: &Config) {
-        let Some(port) = flow.record.dstport else { return };
+        let Some(port) = flow.record.dstport else {
+            return;
+        };
         if flow.src_trusted || flow.is_reply || !config.admin_ports.contains(port) {
             return;
         }
-        track(&mut self.sources, flow.src, flow, config.max_tracked, &mut self.limit_hit);
+        track(
+            &mut self.sources,
+            flow.src,
+            flow,
+            config.max_tracked,
+            &mut self.limit_hit,
+        );
     }
 
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
@@ -81,7 +113,12 @@ impl Rule for AdminPortBruteForce {
             if hits.flows < config.brute_force_threshold {
                 continue;
             }
-            let ports = hits.dst_ports.iter().map(|p| port_label(*p)).collect::<Vec<_>>().join(", ");
+            let ports = hits
+                .dst_ports
+                .iter()
+                .map(|p| port_label(*p))
+                .collect::<Vec<_>>()
+                .join(", ");
             let title = format!(
                 "Internet address {src} made {} flows to {ports} on {} host{} ({} accepted, {} rejected)",
                 hits.flows,
@@ -108,10 +145,18 @@ impl Rule for AdminPortBruteForce {
     fn limit_hit(&self) -> bool {
         self.limit_hit
     }
+
+    fn entries(&self) -> usize {
+        self.sources.len()
+    }
 }
 
 fn techniques(hits: &Hits) -> Vec<&'static str> {
-    let mut t: Vec<&'static str> = hits.dst_ports.iter().map(|p| remote_service_technique(*p)).collect();
+    let mut t: Vec<&'static str> = hits
+        .dst_ports
+        .iter()
+        .map(|p| remote_service_technique(*p))
+        .collect();
     t.sort_unstable();
     t.dedup();
     t

@@ -87,7 +87,9 @@ impl Hits {
     /// Records an interface id (capped list).
     pub fn add_interface(&mut self, id: Option<&str>) {
         if let Some(id) = id {
-            if self.interfaces.len() < MAX_LISTED_INTERFACES && !self.interfaces.iter().any(|i| i == id) {
+            if self.interfaces.len() < MAX_LISTED_INTERFACES
+                && !self.interfaces.iter().any(|i| i == id)
+            {
                 self.interfaces.push(id.to_string());
             }
         }

@@ -118,7 +118,9 @@ impl RuleId {
     /// Severity from SPEC §2.
     pub fn default_severity(self) -> Severity {
         match self {
-            RuleId::AdminPortExposed | RuleId::AdminPortBruteForce | RuleId::SensitivePortExposed => Severity::High,
+            RuleId::AdminPortExposed
+            | RuleId::AdminPortBruteForce
+            | RuleId::SensitivePortExposed => Severity::High,
             RuleId::PortScan => Severity::Medium,
             RuleId::RejectedTraffic | RuleId::SkippedRecords => Severity::Low,
         }
@@ -155,7 +157,11 @@ pub struct Flow<'a> {
 impl<'a> Flow<'a> {
     /// Classifies a record; `None` when it has no addresses.
     #[inline]
-    pub fn classify(record: &'a FlowRecord, interface_id: Option<&'a str>, config: &Config) -> Option<Flow<'a>> {
+    pub fn classify(
+        record: &'a FlowRecord,
+        interface_id: Option<&'a str>,
+        config: &Config,
+    ) -> Option<Flow<'a>> {
         let src = record.srcaddr?;
         let dst = record.dstaddr?;
         let src_trusted = config.trusted.contains(src);
@@ -163,7 +169,8 @@ impl<'a> Flow<'a> {
             Some(d) => d == FlowDirection::Ingress,
             None => !src_trusted && config.trusted.contains(dst),
         };
-        let is_reply = matches!((record.srcport, record.dstport), (Some(s), Some(d)) if s < 1024 && d >= 1024);
+        let is_reply =
+            matches!((record.srcport, record.dstport), (Some(s), Some(d)) if s < 1024 && d >= 1024);
         Some(Flow {
             record,
             interface_id,
@@ -212,6 +219,8 @@ pub trait Rule {
     /// Set when the rule stopped tracking new keys because of
     /// `Config::max_tracked`.
     fn limit_hit(&self) -> bool;
+    /// Entries held in the rule's bounded state (for memory-bound tests).
+    fn entries(&self) -> usize;
 }
 
 /// All rules, in the order of SPEC §2.

@@ -24,7 +24,13 @@ impl Rule for RejectedTraffic {
         if !flow.rejected() {
             return;
         }
-        track(&mut self.sources, flow.src, flow, config.max_tracked, &mut self.limit_hit);
+        track(
+            &mut self.sources,
+            flow.src,
+            flow,
+            config.max_tracked,
+            &mut self.limit_hit,
+        );
     }
 
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
@@ -52,5 +58,9 @@ impl Rule for RejectedTraffic {
 
     fn limit_hit(&self) -> bool {
         self.limit_hit
+    }
+
+    fn entries(&self) -> usize {
+        self.sources.len()
     }
 }

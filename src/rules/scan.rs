@@ -35,7 +35,9 @@ impl Rule for PortScan {
         if flow.is_reply {
             return;
         }
-        let Some(port) = flow.record.dstport else { return };
+        let Some(port) = flow.record.dstport else {
+            return;
+        };
         let r = flow.record;
         let rejected = flow.rejected();
         let small = r.packets.is_some_and(|p| p <= 2);
@@ -45,7 +47,9 @@ impl Rule for PortScan {
         }
         let cap = config.max_tracked;
         let mut counted = false;
-        if self.vertical_seen.len() < cap || self.vertical_seen.contains(&(flow.src, flow.dst, port)) {
+        if self.vertical_seen.len() < cap
+            || self.vertical_seen.contains(&(flow.src, flow.dst, port))
+        {
             if self.vertical_seen.insert((flow.src, flow.dst, port)) {
                 *self.vertical.entry((flow.src, flow.dst)).or_default() += 1;
             }
@@ -54,7 +58,8 @@ impl Rule for PortScan {
             self.limit_hit = true;
         }
         if rejected {
-            if self.sweep_seen.len() < cap || self.sweep_seen.contains(&(flow.src, port, flow.dst)) {
+            if self.sweep_seen.len() < cap || self.sweep_seen.contains(&(flow.src, port, flow.dst))
+            {
                 if self.sweep_seen.insert((flow.src, port, flow.dst)) {
                     *self.sweep.entry((flow.src, port)).or_default() += 1;
                 }
@@ -70,7 +75,8 @@ impl Rule for PortScan {
 
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
         // Largest vertical and sweep per source.
-        let mut best: FxHashMap<IpAddr, (u64, Option<IpAddr>, u64, Option<u16>)> = FxHashMap::default();
+        let mut best: FxHashMap<IpAddr, (u64, Option<IpAddr>, u64, Option<u16>)> =
+            FxHashMap::default();
         for (&(src, dst), &n) in &self.vertical {
             let e = best.entry(src).or_insert((0, None, 0, None));
             if n > e.0 || (n == e.0 && Some(dst) < e.1) {
@@ -86,7 +92,9 @@ impl Rule for PortScan {
             }
         }
         for (src, hits) in sorted(&self.attempts) {
-            let Some(&(ports, host, hosts, port)) = best.get(src) else { continue };
+            let Some(&(ports, host, hosts, port)) = best.get(src) else {
+                continue;
+            };
             let vertical = ports >= config.port_scan_threshold;
             let sweep = hosts >= config.sweep_threshold;
             if !vertical && !sweep {
@@ -97,7 +105,10 @@ impl Rule for PortScan {
                 parts.push(format!("probed {ports} ports on {h}"));
             }
             if let (true, Some(p)) = (sweep, port) {
-                parts.push(format!("swept port {p} across {hosts} host{}", plural(hosts)));
+                parts.push(format!(
+                    "swept port {p} across {hosts} host{}",
+                    plural(hosts)
+                ));
             }
             let title = format!("{src} {} ({} attempts)", parts.join(" and "), hits.flows);
             let mut f = Finding::new(
@@ -118,5 +129,13 @@ impl Rule for PortScan {
 
     fn limit_hit(&self) -> bool {
         self.limit_hit
+    }
+
+    fn entries(&self) -> usize {
+        self.vertical_seen.len()
+            + self.vertical.len()
+            + self.sweep_seen.len()
+            + self.sweep.len()
+            + self.attempts.len()
     }
 }

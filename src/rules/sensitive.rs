@@ -22,19 +22,41 @@ impl Rule for SensitivePortExposed {
     }
 
     fn observe(&mut self, flow: &Flow<'_>, config: &Config) {
-        let Some(port) = flow.record.dstport else { return };
-        if !flow.accepted() || flow.src_trusted || !flow.inbound || flow.is_reply || !config.sensitive_ports.contains(port) {
+        let Some(port) = flow.record.dstport else {
+            return;
+        };
+        if !flow.accepted()
+            || flow.src_trusted
+            || !flow.inbound
+            || flow.is_reply
+            || !config.sensitive_ports.contains(port)
+        {
             return;
         }
-        track(&mut self.sources, flow.src, flow, config.max_tracked, &mut self.limit_hit);
+        track(
+            &mut self.sources,
+            flow.src,
+            flow,
+            config.max_tracked,
+            &mut self.limit_hit,
+        );
     }
 
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
         for (src, hits) in sorted(&self.sources) {
             let mut ports = hits.dst_ports.clone();
             ports.sort_unstable();
-            let ports = ports.iter().map(|p| port_label(*p)).collect::<Vec<_>>().join(", ");
-            let dsts = hits.dst_addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ");
+            let ports = ports
+                .iter()
+                .map(|p| port_label(*p))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let dsts = hits
+                .dst_addrs
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
             let title = format!(
                 "{ports} on {dsts} accepted {} flow{} from internet address {src}",
                 hits.flows,
@@ -55,5 +77,9 @@ impl Rule for SensitivePortExposed {
 
     fn limit_hit(&self) -> bool {
         self.limit_hit
+    }
+
+    fn entries(&self) -> usize {
+        self.sources.len()
     }
 }

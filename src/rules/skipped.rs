@@ -53,4 +53,8 @@ impl Rule for SkippedRecords {
     fn limit_hit(&self) -> bool {
         false
     }
+
+    fn entries(&self) -> usize {
+        0
+    }
 }

@@ -78,7 +78,13 @@ pub fn stem(name: &str) -> String {
         .unwrap_or(name);
     let s: String = base
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._=-".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._=-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.is_empty() || s == "-" || s.chars().all(|c| c == '.') {
         "stdin".to_string()
@@ -116,7 +122,10 @@ fn is_account(s: &str) -> bool {
 
 /// Region-like: lower-case letters, digits and hyphens.
 fn is_region(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !s.is_empty()
+        && s.len() <= 32
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// A value that is safe inside a partition path component.
@@ -124,7 +133,9 @@ pub fn safe_component(s: &str) -> Option<String> {
     if s.is_empty() || s.len() > 64 || s == "-" {
         return None;
     }
-    let ok = s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    let ok = s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
     ok.then(|| s.to_string())
 }
 
@@ -138,22 +149,42 @@ mod tests {
         assert_eq!(f.account.as_deref(), Some("123456789012"));
         assert_eq!(f.region.as_deref(), Some("us-east-1"));
         assert_eq!(f.delivered, Some(1750962000));
-        assert_eq!(f.stem, "123456789012_vpcflowlogs_us-east-1_fl-0123456789abcdef0_20250626T1820Z_3f2a1b4c");
+        assert_eq!(
+            f.stem,
+            "123456789012_vpcflowlogs_us-east-1_fl-0123456789abcdef0_20250626T1820Z_3f2a1b4c"
+        );
 
         let f = KeyFacts::from_key("prefix/AWSLogs/aws-account-id=210987654321/aws-service=vpcflowlogs/aws-region=eu-west-1/year=2025/month=06/day=26/hour=18/210987654321_vpcflowlogs_eu-west-1_fl-1_20250626T1805Z_ab.log.gz");
         assert_eq!(f.account.as_deref(), Some("210987654321"));
         assert_eq!(f.region.as_deref(), Some("eu-west-1"));
-        assert_eq!(f.delivered.map(crate::time::rfc3339).as_deref(), Some("2025-06-26T18:05:00Z"));
+        assert_eq!(
+            f.delivered.map(crate::time::rfc3339).as_deref(),
+            Some("2025-06-26T18:05:00Z")
+        );
 
         let f = KeyFacts::from_key("/tmp/my flows.log");
-        assert_eq!(f, KeyFacts { stem: "my_flows".into(), ..Default::default() });
+        assert_eq!(
+            f,
+            KeyFacts {
+                stem: "my_flows".into(),
+                ..Default::default()
+            }
+        );
         assert_eq!(KeyFacts::from_key("-").stem, "stdin");
         assert_eq!(delivery_time("x_20251399T9999Z_y.log.gz"), None);
     }
 
     #[test]
     fn object_key_layout() {
-        let p = PartitionKey { account: "1".into(), region: "us-east-1".into(), dt: "2025-06-26".into(), hour: "18".into() };
-        assert_eq!(p.object_key("flowguard/", "ports", "s"), "flowguard/ports/account=1/region=us-east-1/dt=2025-06-26/hour=18/s.json.gz");
+        let p = PartitionKey {
+            account: "1".into(),
+            region: "us-east-1".into(),
+            dt: "2025-06-26".into(),
+            hour: "18".into(),
+        };
+        assert_eq!(
+            p.object_key("flowguard/", "ports", "s"),
+            "flowguard/ports/account=1/region=us-east-1/dt=2025-06-26/hour=18/s.json.gz"
+        );
     }
 }

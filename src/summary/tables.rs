@@ -247,7 +247,7 @@ impl TableBuilder {
                     acc.sources += 1;
                 }
             } else {
-                self.limits.push("ports.distinct_sources");
+                note_limit(&mut self.limits, "ports.distinct_sources");
             }
             let hd = pair_hash(&key, &flow.dst);
             if self.port_destinations.len() < distinct_cap || self.port_destinations.contains(&hd) {
@@ -255,7 +255,7 @@ impl TableBuilder {
                     acc.destinations += 1;
                 }
             } else {
-                self.limits.push("ports.distinct_destinations");
+                note_limit(&mut self.limits, "ports.distinct_destinations");
             }
         }
 
@@ -270,12 +270,18 @@ impl TableBuilder {
             let len = self.admin.len();
             match self.admin.get_mut(&key) {
                 Some(a) => a.add(packets, bytes, r.start, r.end),
-                None if len < cap => self.admin.entry(key).or_default().add(packets, bytes, r.start, r.end),
+                None if len < cap => self
+                    .admin
+                    .entry(key)
+                    .or_default()
+                    .add(packets, bytes, r.start, r.end),
                 None => self.limit("admin"),
             }
         }
 
-        let service = dstport < WELL_KNOWN_BELOW || config.admin_ports.contains(dstport) || config.sensitive_ports.contains(dstport);
+        let service = dstport < WELL_KNOWN_BELOW
+            || config.admin_ports.contains(dstport)
+            || config.sensitive_ports.contains(dstport);
         if service && !flow.is_reply {
             let key = ServiceKey {
                 dst: flow.dst,
@@ -292,7 +298,7 @@ impl TableBuilder {
     }
 
     fn limit(&mut self, table: &'static str) {
-        self.limits.push(table);
+        note_limit(&mut self.limits, table);
     }
 
     /// Tables whose bound was reached (deduplicated).
@@ -304,10 +310,7 @@ impl TableBuilder {
     }
 
     /// The rows, in a stable order.
-    pub fn finish(mut self, top_talkers: usize) -> Tables {
-        // `limits` may grow per record; keep it small.
-        self.limits.sort_unstable();
-        self.limits.dedup();
+    pub fn finish(self, top_talkers: usize) -> Tables {
         let mut ports: Vec<_> = self.ports.into_iter().collect();
         ports.sort_by_key(|(k, _)| *k);
         let ports = ports
@@ -390,6 +393,14 @@ impl TableBuilder {
             + self.talkers.len()
             + self.admin.len()
             + self.services.len()
+    }
+}
+
+/// Notes a table whose bound was reached, once: this runs for every dropped
+/// record, so pushing each time would grow with the object.
+fn note_limit(limits: &mut Vec<&'static str>, table: &'static str) {
+    if !limits.contains(&table) {
+        limits.push(table);
     }
 }
 

@@ -105,8 +105,11 @@ class RuntimeApiServer:
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(data)
-                self.wfile.flush()
+                try:
+                    self.wfile.write(data)
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):  # the process went away
+                    self.close_connection = True
 
             # -- endpoints -----------------------------------------------
             def do_GET(self) -> None:  # noqa: N802
@@ -136,7 +139,10 @@ class RuntimeApiServer:
                         },
                     )
                     return
-                self._send(503, {"errorMessage": "runtime API shutting down"})
+                try:
+                    self._send(503, {"errorMessage": "runtime API shutting down"})
+                except OSError:
+                    pass
 
             def do_POST(self) -> None:  # noqa: N802
                 body = self._body()
@@ -170,7 +176,13 @@ class RuntimeApiServer:
                 inv.done.set()
                 self._send(202, {"status": "OK"})
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                import sys
+                if not isinstance(sys.exc_info()[1], OSError):  # disconnects are normal at shutdown
+                    super().handle_error(request, client_address)
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.address = f"127.0.0.1:{self.port}"

@@ -26,7 +26,9 @@ pub const V5_HEADER: &str = "version account-id interface-id srcaddr dstaddr src
 
 /// `tests/fixtures/{rel}`.
 pub fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 /// One flow record, written as a v2 (or v5) line.
@@ -184,7 +186,9 @@ pub fn v5_text(recs: &[Rec]) -> String {
 
 /// A local-file source named `name`.
 pub fn path_source(name: &str) -> SourceRef {
-    SourceRef::Path { path: name.to_string() }
+    SourceRef::Path {
+        path: name.to_string(),
+    }
 }
 
 /// Analyses `text` as `test.log` with `config`; panics on an object error.
@@ -208,8 +212,17 @@ pub fn rules_fired(report: &Report) -> Vec<(String, Option<String>)> {
 
 /// The single finding of `rule`; panics unless there is exactly one.
 pub fn only<'r>(report: &'r Report, rule: &str) -> &'r Finding {
-    let v: Vec<&Finding> = report.findings.iter().filter(|f| f.rule.as_str() == rule).collect();
-    assert_eq!(v.len(), 1, "want exactly one {rule} finding, got {:#?}", report.findings);
+    let v: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule.as_str() == rule)
+        .collect();
+    assert_eq!(
+        v.len(),
+        1,
+        "want exactly one {rule} finding, got {:#?}",
+        report.findings
+    );
     v[0]
 }
 
@@ -233,7 +246,9 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 /// All members of a gzip stream, decompressed.
 pub fn gunzip(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    MultiGzDecoder::new(data).read_to_end(&mut out).expect("valid gzip");
+    MultiGzDecoder::new(data)
+        .read_to_end(&mut out)
+        .expect("valid gzip");
     out
 }
 

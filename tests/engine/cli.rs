@@ -1,0 +1,500 @@
+//! The `flowguard` command line (SPEC §6): exit statuses, JSON output,
+//! standard input, directory walking, and `generate` | `analyze` finding
+//! exactly the injected attacks.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+use super::support::{gzip, ndjson, rec, v2_text};
+
+fn flowguard() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_flowguard"))
+}
+
+fn run(args: &[&str]) -> Output {
+    flowguard().args(args).output().expect("runs flowguard")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A quiet object: one accepted HTTPS flow.
+fn quiet() -> String {
+    v2_text(&[rec("198.51.100.7", "10.0.1.10", 443)])
+}
+
+/// An object with one high finding (SSH exposed).
+fn exposed() -> String {
+    v2_text(&[rec("198.51.100.7", "10.0.1.20", 22)])
+}
+
+/// An object with only a low finding (rejected traffic).
+fn low_only() -> String {
+    v2_text(
+        &(0..100)
+            .map(|i| rec("192.0.2.99", "10.0.1.10", 8080).sp(30000 + i).reject())
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Relative paths of every file under `dir`, sorted.
+fn tree(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(
+                    p.strip_prefix(base)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
+            }
+        }
+    }
+    let mut v = Vec::new();
+    if dir.exists() {
+        walk(dir, dir, &mut v);
+    }
+    v.sort();
+    v
+}
+
+/// The `files` rows under an --out directory.
+fn files_rows(out: &Path) -> Vec<Value> {
+    tree(out)
+        .iter()
+        .filter(|p| p.starts_with("flowguard/files/"))
+        .flat_map(|p| ndjson(&std::fs::read(out.join(p)).unwrap()))
+        .collect()
+}
+
+#[test]
+fn exit_0_when_everything_is_processed() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("a.log");
+    std::fs::write(&f, exposed()).unwrap();
+    let o = run(&["analyze", s(&f)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("admin-port-exposed") && text.contains("198.51.100.7"),
+        "{text}"
+    );
+}
+
+#[test]
+fn exit_1_when_one_input_fails_and_the_others_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    std::fs::write(inputs.join("good1.log"), exposed()).unwrap();
+    std::fs::write(inputs.join("good2.log.gz"), gzip(quiet().as_bytes())).unwrap();
+    let bad = gzip(exposed().repeat(50).as_bytes());
+    let bad_path = inputs.join("bad.log.gz");
+    std::fs::write(&bad_path, &bad[..bad.len() / 2]).unwrap();
+    let out = dir.path().join("out");
+    let o = run(&["analyze", "--out", s(&out), "--format", "json", s(&inputs)]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(s(&bad_path)),
+        "stderr names the bad file: {err}"
+    );
+    assert!(
+        !err.contains("good1.log:") && !err.contains("good2.log.gz:"),
+        "{err}"
+    );
+    let rows = files_rows(&out);
+    let mut paths: Vec<&str> = rows.iter().map(|r| r["path"].as_str().unwrap()).collect();
+    paths.sort();
+    let g1 = inputs.join("good1.log");
+    let g2 = inputs.join("good2.log.gz");
+    assert_eq!(paths, vec![s(&g1), s(&g2)]);
+    assert!(
+        tree(&out).iter().all(|p| !p.contains("bad")),
+        "{:?}",
+        tree(&out)
+    );
+    // The good files' findings were still printed.
+    assert_eq!(stdout(&o).lines().count(), 1);
+
+    // A missing path is a failed input too.
+    let o = run(&["analyze", s(&g1), s(&dir.path().join("missing.log"))]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("missing.log"), "{}", stderr(&o));
+}
+
+#[test]
+fn exit_2_for_usage_and_configuration_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("a.log");
+    std::fs::write(&f, exposed()).unwrap();
+    let bad_value = dir.path().join("bad-value.toml");
+    std::fs::write(&bad_value, "admin_ports = [\"ssh\"]\n").unwrap();
+    let unknown_key = dir.path().join("unknown-key.toml");
+    std::fs::write(&unknown_key, "brute_force_treshold = 5\n").unwrap();
+    let not_toml = dir.path().join("not.toml");
+    std::fs::write(&not_toml, "this is = = not toml\n").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["analyze", "--config", s(&bad_value), s(&f)],
+            "admin_ports",
+        ),
+        (
+            vec!["analyze", "--config", s(&unknown_key), s(&f)],
+            "brute_force_treshold",
+        ),
+        (vec!["analyze", "--config", s(&not_toml), s(&f)], "not.toml"),
+        (
+            vec!["analyze", "--config", "/nonexistent/flowguard.toml", s(&f)],
+            "/nonexistent/flowguard.toml",
+        ),
+        (vec!["analyze", "--frobnicate", s(&f)], "--frobnicate"),
+        (vec!["analyze", "--format", "yaml", s(&f)], "yaml"),
+        (vec!["analyze", "--fail-on", "urgent", s(&f)], "urgent"),
+        (vec!["analyze"], "PATH"),
+        (vec!["frobnicate"], "frobnicate"),
+    ];
+    for (args, needle) in cases {
+        let o = run(&args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(needle),
+            "{args:?}: stderr should mention {needle}: {}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn exit_3_when_fail_on_is_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let high = dir.path().join("high.log");
+    let low = dir.path().join("low.log");
+    std::fs::write(&high, exposed()).unwrap();
+    std::fs::write(&low, low_only()).unwrap();
+    let none = dir.path().join("none.log");
+    std::fs::write(&none, quiet()).unwrap();
+    let cases: [(&str, &Path, i32); 6] = [
+        ("high", &high, 3),
+        ("medium", &high, 3),
+        ("high", &low, 0),
+        ("medium", &low, 0),
+        ("low", &low, 3),
+        ("low", &none, 0),
+    ];
+    for (level, path, want) in cases {
+        let o = run(&["analyze", "--format", "json", "--fail-on", level, s(path)]);
+        assert_eq!(
+            code(&o),
+            want,
+            "--fail-on {level} {}: {}",
+            path.display(),
+            stderr(&o)
+        );
+    }
+    // A failed input takes precedence over --fail-on.
+    let o = run(&[
+        "analyze",
+        "--fail-on",
+        "low",
+        s(&high),
+        s(&dir.path().join("missing.log")),
+    ]);
+    assert_eq!(code(&o), 1);
+}
+
+#[test]
+fn json_output_has_the_spec_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.log");
+    let mut recs: Vec<_> = (0..25)
+        .map(|i| rec("203.0.113.50", "10.0.1.10", 2000 + i).reject())
+        .collect();
+    recs.push(rec("198.51.100.7", "10.0.1.20", 22));
+    recs.push(rec("198.51.100.7", "10.0.1.20", 22).status("SKIPDATA"));
+    std::fs::write(&path, v2_text(&recs)).unwrap();
+    let o = run(&["analyze", "--format", "json", s(&path)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let lines: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let rules: Vec<&str> = lines.iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert_eq!(
+        rules,
+        ["admin-port-exposed", "port-scan", "skipped-records"]
+    );
+    for f in &lines {
+        let is_str = |k: &str| f[k].is_string();
+        let is_arr = |k: &str| f[k].is_array();
+        let is_u64 = |k: &str| f[k].is_u64();
+        assert!(
+            is_str("finding_id") && f["finding_id"].as_str().unwrap().starts_with("fg-"),
+            "{f}"
+        );
+        for k in [
+            "rule",
+            "severity",
+            "title",
+            "account",
+            "region",
+            "first_seen",
+            "last_seen",
+        ] {
+            assert!(is_str(k), "{k} in {f}");
+        }
+        for k in ["interface_ids", "dst_addrs", "dst_ports", "mitre_attack"] {
+            assert!(is_arr(k), "{k} in {f}");
+        }
+        for k in ["flows", "packets", "bytes"] {
+            assert!(is_u64(k), "{k} in {f}");
+        }
+        assert!(f["protocol"].is_u64() || f["protocol"].is_null(), "{f}");
+        assert!(
+            f["src_addr"].is_string() || f["rule"] == "skipped-records",
+            "{f}"
+        );
+        assert!(f.as_object().unwrap().contains_key("src_addr"));
+        assert_eq!(f["source"], serde_json::json!({ "path": s(&path) }));
+        assert!(matches!(
+            f["severity"].as_str(),
+            Some("low" | "medium" | "high")
+        ));
+        let seen = f["first_seen"].as_str().unwrap();
+        assert!(
+            seen.len() == 20 && seen.ends_with('Z') && seen.as_bytes()[10] == b'T',
+            "{seen}"
+        );
+    }
+    let exposed = &lines[0];
+    assert_eq!(exposed["severity"], "high");
+    assert_eq!(exposed["src_addr"], "198.51.100.7");
+    assert_eq!(exposed["dst_addrs"], serde_json::json!(["10.0.1.20"]));
+    assert_eq!(exposed["dst_ports"], serde_json::json!([22]));
+    assert_eq!(exposed["protocol"], 6);
+    assert_eq!(exposed["account"], "123456789012");
+    assert_eq!(exposed["region"], "unknown");
+    assert_eq!(
+        exposed["mitre_attack"],
+        serde_json::json!(["T1133", "T1021.004"])
+    );
+    assert_eq!(lines[1]["flows"], 25);
+    assert_eq!(lines[1]["mitre_attack"], serde_json::json!(["T1046"]));
+    assert_eq!(lines[2]["src_addr"], Value::Null);
+
+    // --min-severity filters what is printed.
+    let o = run(&[
+        "analyze",
+        "--format",
+        "json",
+        "--min-severity",
+        "medium",
+        s(&path),
+    ]);
+    let rules: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["rule"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(rules, ["admin-port-exposed", "port-scan"]);
+}
+
+#[test]
+fn stdin_is_read_for_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    for (name, body) in [
+        ("plain", exposed().into_bytes()),
+        ("gzip", gzip(exposed().as_bytes())),
+    ] {
+        let mut child = flowguard()
+            .args(["analyze", "--format", "json", "--out", s(&out), "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&body).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        let lines: Vec<Value> = stdout(&o)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{name}");
+        assert_eq!(lines[0]["rule"], "admin-port-exposed");
+        assert_eq!(lines[0]["source"], serde_json::json!({"path": "-"}));
+    }
+    assert!(
+        tree(&out).contains(&"flowguard/files/account=123456789012/region=unknown/dt=2025-06-26/hour=18/stdin.json.gz".to_string()),
+        "{:?}",
+        tree(&out)
+    );
+}
+
+#[test]
+fn directories_are_walked_for_flow_logs_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("logs");
+    std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
+    let files: [(&str, bool); 8] = [
+        ("a.log", true),
+        ("b.log.gz", true),
+        ("sub/c.log", true),
+        ("sub/deeper/d.log.gz", true),
+        ("notes.txt", false),
+        ("e.json", false),
+        ("f.gz", false),
+        ("g.log.bak", false),
+    ];
+    for (name, _) in files {
+        let body = if name.ends_with(".gz") {
+            gzip(exposed().as_bytes())
+        } else {
+            exposed().into_bytes()
+        };
+        std::fs::write(root.join(name), body).unwrap();
+    }
+    let out = dir.path().join("out");
+    let o = run(&["analyze", "--format", "json", "--out", s(&out), s(&root)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut sources: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["source"]["path"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    sources.sort();
+    let mut want: Vec<String> = files
+        .iter()
+        .filter(|(_, walked)| *walked)
+        .map(|(n, _)| s(&root.join(n)).to_string())
+        .collect();
+    want.sort();
+    assert_eq!(sources, want);
+    let mut stems: Vec<String> = tree(&out)
+        .into_iter()
+        .filter(|p| p.starts_with("flowguard/files/"))
+        .map(|p| p.rsplit('/').next().unwrap().to_string())
+        .collect();
+    stems.sort();
+    assert_eq!(stems, ["a.json.gz", "b.json.gz", "c.json.gz", "d.json.gz"]);
+    // A file named explicitly is analysed whatever its name.
+    let o = run(&["analyze", "--format", "json", s(&root.join("notes.txt"))]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(stdout(&o).lines().count(), 1);
+}
+
+/// (rule, src_addr, dst_addr for admin-port-exposed).
+type Key = (String, Option<String>, Option<String>);
+
+fn generate_and_analyze(format: &str, seed: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join(format!("gen-{format}.log.gz"));
+    let manifest = dir.path().join("manifest.json");
+    let o = run(&[
+        "generate",
+        "--records",
+        "200000",
+        "--seed",
+        seed,
+        "--format",
+        format,
+        "-o",
+        s(&log),
+        "--manifest",
+        s(&manifest),
+    ]);
+    assert_eq!(code(&o), 0, "generate: {}", stderr(&o));
+    let m: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    assert_eq!(m["records"], 200_000);
+    let want: BTreeSet<Key> = m["expected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["rule"].as_str().unwrap().to_string(),
+                e["src_addr"].as_str().map(str::to_string),
+                e["dst_addr"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    assert_eq!(want.len(), 8);
+
+    let out = dir.path().join("out");
+    let o = run(&["analyze", "--format", "json", "--out", s(&out), s(&log)]);
+    assert_eq!(code(&o), 0, "analyze: {}", stderr(&o));
+    let findings: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<Key> = findings
+        .iter()
+        .map(|f| {
+            let rule = f["rule"].as_str().unwrap().to_string();
+            let dst = (rule == "admin-port-exposed")
+                .then(|| f["dst_addrs"][0].as_str().unwrap().to_string());
+            (rule, f["src_addr"].as_str().map(str::to_string), dst)
+        })
+        .collect();
+    let got_set: BTreeSet<Key> = got.iter().cloned().collect();
+    assert_eq!(got.len(), got_set.len(), "one finding per key: {got:?}");
+    assert_eq!(
+        got_set, want,
+        "{format} seed {seed}: findings must equal the injected attacks"
+    );
+
+    let files = files_rows(&out);
+    assert_eq!(files.len(), 1);
+    let f = &files[0];
+    assert_eq!(f["records"], 200_000);
+    assert_eq!(f["malformed"], 0);
+    assert_eq!(f["nodata"], m["nodata"]);
+    assert_eq!(f["skipdata"], m["skipdata"]);
+    assert_eq!(f["findings"], findings.len());
+    assert_eq!(
+        f["compressed_bytes"],
+        std::fs::metadata(&log).unwrap().len()
+    );
+    assert_eq!(f["limits_hit"], serde_json::json!([]));
+}
+
+#[test]
+fn generated_v2_attacks_are_found_exactly() {
+    generate_and_analyze("v2", "7");
+}
+
+#[test]
+fn generated_v5_attacks_are_found_exactly() {
+    generate_and_analyze("v5", "11");
+}
