@@ -176,7 +176,10 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
                 if !failures.is_empty() {
                     return Err(HandlerError::Objects(failures));
                 }
-                Ok(json!({ "objects": outcomes }))
+                let (processed, skipped): (Vec<_>, Vec<_>) = outcomes
+                    .into_iter()
+                    .partition(|o| matches!(o, ObjectOutcome::Processed { .. }));
+                Ok(json!({ "processed": processed, "skipped": skipped }))
             }
             Invocation::Sqs(items) => {
                 let mut failed = Vec::new();

@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod analyze;
+pub mod bounded;
 pub mod config;
 #[cfg(feature = "aws")]
 pub mod event;

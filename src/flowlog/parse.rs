@@ -114,24 +114,19 @@ impl LineParser {
         self.spans.clear();
         let bytes = text.as_bytes();
         let n = bytes.len();
-        let mut i = 0;
         let want = self.kinds.len();
         let mut found = 0usize;
-        while i < n {
-            while i < n && bytes[i] == b' ' {
-                i += 1;
+        let mut start = 0usize;
+        // memchr finds the separators with SIMD; runs of spaces give empty
+        // fields, which are skipped.
+        for sp in memchr::memchr_iter(b' ', bytes).chain(std::iter::once(n)) {
+            if sp > start {
+                found += 1;
+                if found <= want {
+                    self.spans.push((start as u32, sp as u32));
+                }
             }
-            if i >= n {
-                break;
-            }
-            let s = i;
-            while i < n && bytes[i] != b' ' {
-                i += 1;
-            }
-            found += 1;
-            if found <= want {
-                self.spans.push((s as u32, i as u32));
-            }
+            start = sp + 1;
         }
         if found != want {
             return Err(LineError::ColumnCount {

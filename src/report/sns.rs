@@ -47,6 +47,7 @@ struct DefaultPart<'a> {
     total: usize,
     truncated: bool,
     summaries: &'a str,
+    findings_object: &'a str,
 }
 
 #[derive(Serialize)]
@@ -72,6 +73,12 @@ pub fn build_message(report: &Report, min: Severity, summaries: &str) -> Option<
     let account = report.partition.account.as_str();
     let region = report.partition.region.as_str();
     let severity = findings[0].severity;
+    // Every finding, including those cut to fit, is in this object.
+    let findings_object = format!(
+        "{}/{}",
+        summaries.trim_end_matches('/'),
+        report.partition.object_key("", "findings", &report.stem)
+    );
     let mut keep = total;
     loop {
         let included = &findings[..keep];
@@ -84,9 +91,10 @@ pub fn build_message(report: &Report, min: Severity, summaries: &str) -> Option<
             total,
             truncated,
             summaries,
+            findings_object: &findings_object,
         })
         .unwrap_or_default();
-        let email = email_text(report, included, total, summaries);
+        let email = email_text(report, included, total, summaries, &findings_object);
         let message = serde_json::to_string(&Structured {
             default: &default,
             email: &email,
@@ -127,7 +135,13 @@ pub fn subject(severity: Severity, total: usize, account: &str, region: &str) ->
     s
 }
 
-fn email_text(report: &Report, findings: &[&Finding], total: usize, summaries: &str) -> String {
+fn email_text(
+    report: &Report,
+    findings: &[&Finding],
+    total: usize,
+    summaries: &str,
+    findings_object: &str,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -153,7 +167,7 @@ fn email_text(report: &Report, findings: &[&Finding], total: usize, summaries: &
     if findings.len() < total {
         let _ = writeln!(
             out,
-            "{} more finding(s) did not fit in this message: see the findings table.\n",
+            "{} more finding(s) did not fit in this message: all {total} are in {findings_object}\n",
             total - findings.len()
         );
     }

@@ -170,10 +170,8 @@ pub(crate) fn track<K: std::hash::Hash + Eq>(
     cap: usize,
     limit_hit: &mut bool,
 ) {
-    let len = map.len();
-    match map.get_mut(&key) {
+    match crate::bounded::entry(map, key, cap) {
         Some(h) => h.add(flow),
-        None if len < cap => map.entry(key).or_default().add(flow),
         None => *limit_hit = true,
     }
 }

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use serde::Serialize;
 
+use crate::bounded;
 use crate::config::Config;
 use crate::flowlog::Action;
 use crate::rules::Flow;
@@ -204,21 +205,10 @@ impl TableBuilder {
 
         // talkers
         for (addr, outbound) in [(flow.src, true), (flow.dst, false)] {
-            let len = self.talkers.len();
-            let acc = match self.talkers.get_mut(&addr) {
-                Some(a) => Some(a),
-                None if len < cap => Some(self.talkers.entry(addr).or_default()),
-                None => {
-                    self.limit("talkers");
-                    None
-                }
-            };
-            if let Some(acc) = acc {
-                if outbound {
-                    acc.out.add(packets, bytes);
-                } else {
-                    acc.r#in.add(packets, bytes);
-                }
+            match bounded::entry(&mut self.talkers, addr, cap) {
+                Some(acc) if outbound => acc.out.add(packets, bytes),
+                Some(acc) => acc.r#in.add(packets, bytes),
+                None => note_limit(&mut self.limits, "talkers"),
             }
         }
 
@@ -228,15 +218,10 @@ impl TableBuilder {
             protocol: r.protocol,
             action: r.action,
         };
-        let len = self.ports.len();
-        let acc = match self.ports.get_mut(&key) {
-            Some(a) => Some(a),
-            None if len < cap => Some(self.ports.entry(key).or_default()),
-            None => {
-                self.limit("ports");
-                None
-            }
-        };
+        let acc = bounded::entry(&mut self.ports, key, cap);
+        if acc.is_none() {
+            note_limit(&mut self.limits, "ports");
+        }
         if let Some(acc) = acc {
             acc.c.add(packets, bytes);
             // Distinct counts: hashed (row, address) pairs, bounded at 4x.
@@ -267,15 +252,9 @@ impl TableBuilder {
                 protocol: r.protocol,
                 action: r.action,
             };
-            let len = self.admin.len();
-            match self.admin.get_mut(&key) {
+            match bounded::entry(&mut self.admin, key, cap) {
                 Some(a) => a.add(packets, bytes, r.start, r.end),
-                None if len < cap => self
-                    .admin
-                    .entry(key)
-                    .or_default()
-                    .add(packets, bytes, r.start, r.end),
-                None => self.limit("admin"),
+                None => note_limit(&mut self.limits, "admin"),
             }
         }
 
@@ -288,17 +267,11 @@ impl TableBuilder {
                 dstport,
                 protocol: r.protocol,
             };
-            let len = self.services.len();
-            match self.services.get_mut(&key) {
+            match bounded::entry(&mut self.services, key, cap) {
                 Some(c) => c.add(packets, bytes),
-                None if len < cap => self.services.entry(key).or_default().add(packets, bytes),
-                None => self.limit("services"),
+                None => note_limit(&mut self.limits, "services"),
             }
         }
-    }
-
-    fn limit(&mut self, table: &'static str) {
-        note_limit(&mut self.limits, table);
     }
 
     /// Tables whose bound was reached (deduplicated).

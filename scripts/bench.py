@@ -1,0 +1,772 @@
+#!/usr/bin/env python3
+"""Benchmark `flowguard analyze` against `zcat` and DuckDB (one thread).
+
+    make bench                                   # builds, then runs this with the defaults
+    .venv/bin/python scripts/bench.py            # 1M and 5M records, 3 runs each -> BENCHMARKS.md
+    .venv/bin/python scripts/bench.py --quick    # 1M records, 1 run -> bench-data/quick.md
+    scripts/with-moto .venv/bin/python scripts/bench.py --lambda   # adds the Lambda path row
+
+What it measures, for each generated v2 object (cached in bench-data/, which
+is gitignored; a sidecar .json records seed, records and sizes):
+
+  flowguard  `flowguard analyze --format json --out TMPDIR FILE`, stdout to /dev/null
+  zcat       `zcat FILE`, stdout to /dev/null: the floor of "read and inflate"
+  duckdb     a child Python process: DuckDB with threads=1 reads the gzip file
+             (read_csv, explicit types for the 14 v2 fields) into a table and
+             answers the same three questions as flowguard's summaries
+             (ports, top-100 talkers, SSH/RDP activity)
+
+The tools run round-robin (flowguard, zcat, duckdb, flowguard, ...) so that
+drift on the machine hits them alike. Wall time is time.perf_counter() around
+the child; peak RSS and CPU time come from os.wait4() of that very child.
+The input is read once before the runs so every tool starts from a warm page
+cache. Stdlib only, plus duckdb (and boto3 for --lambda) from the venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import gzip
+import hashlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+DATA_DIR = os.path.join(REPO, "bench-data")
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+# The goals of the performance issue.
+GOAL_ZCAT_RATIO = 0.5      # flowguard wall <= 0.5 x zcat wall
+GOAL_RSS_MIB = 64.0        # peak RSS <= 64 MiB
+GOAL_FLAT_MIB = 8.0        # peak RSS at 1M and 5M within 8 MiB
+GOAL_DUCKDB_SPEEDUP = 5.0  # >= 5x faster than DuckDB (one thread)
+
+# The 14 fields of the default (v2) format, with DuckDB types.
+V2_COLUMNS = [
+    ("version", "INTEGER"), ("account_id", "VARCHAR"), ("interface_id", "VARCHAR"),
+    ("srcaddr", "VARCHAR"), ("dstaddr", "VARCHAR"), ("srcport", "INTEGER"), ("dstport", "INTEGER"),
+    ("protocol", "INTEGER"), ("packets", "BIGINT"), ("bytes", "BIGINT"), ("start", "BIGINT"),
+    ("end", "BIGINT"), ("action", "VARCHAR"), ("log_status", "VARCHAR"),
+]
+
+# The same questions flowguard's summary tables answer (README "Summaries").
+DUCKDB_QUERIES = {
+    "ports": """
+        SELECT dstport, protocol, action, count(*) AS flows, sum(packets) AS packets,
+               sum(bytes) AS bytes, count(DISTINCT srcaddr) AS distinct_sources,
+               count(DISTINCT dstaddr) AS distinct_destinations
+        FROM flows WHERE log_status = 'OK'
+        GROUP BY dstport, protocol, action""",
+    "talkers": """
+        SELECT address, sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out,
+               sum(packets_in) AS packets_in, sum(packets_out) AS packets_out,
+               sum(flows_in) AS flows_in, sum(flows_out) AS flows_out
+        FROM (
+            SELECT srcaddr AS address, 0 AS bytes_in, bytes AS bytes_out, 0 AS packets_in,
+                   packets AS packets_out, 0 AS flows_in, 1 AS flows_out
+            FROM flows WHERE log_status = 'OK'
+            UNION ALL
+            SELECT dstaddr, bytes, 0, packets, 0, 1, 0
+            FROM flows WHERE log_status = 'OK')
+        GROUP BY address
+        ORDER BY bytes_in + bytes_out DESC, address
+        LIMIT 100""",
+    "admin": """
+        SELECT srcaddr, dstaddr, dstport, protocol, action, count(*) AS flows,
+               sum(packets) AS packets, sum(bytes) AS bytes, min(start) AS first_start,
+               max("end") AS last_end
+        FROM flows WHERE log_status = 'OK' AND dstport IN (22, 3389)
+        GROUP BY srcaddr, dstaddr, dstport, protocol, action""",
+}
+
+
+def duckdb_load_sql(path: str) -> str:
+    cols = ", ".join(f"'{n}': '{t}'" for n, t in V2_COLUMNS)
+    lit = "'" + path.replace("'", "''") + "'"
+    return (f"CREATE TABLE flows AS SELECT * FROM read_csv({lit}, delim = ' ', header = true, "
+            f"compression = 'gzip', nullstr = '-', auto_detect = false, columns = {{{cols}}})")
+
+
+# --- the DuckDB child process ------------------------------------------------------
+
+def duckdb_child(path: str, threads: int, import_only: bool) -> int:
+    """Runs in its own process (so its RSS is its own); prints a JSON line."""
+    t0 = time.perf_counter()
+    import duckdb  # noqa: PLC0415
+
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET threads = {int(threads)}")
+    t1 = time.perf_counter()
+    out: dict[str, Any] = {"version": duckdb.__version__, "import_s": t1 - t0}
+    if import_only:
+        print(json.dumps(out))
+        return 0
+    con.execute(duckdb_load_sql(path))
+    t2 = time.perf_counter()
+    out["load_s"] = t2 - t1
+    out["table_rows"] = con.execute("SELECT count(*) FROM flows").fetchone()[0]
+    results = {}
+    for name, sql in DUCKDB_QUERIES.items():
+        q0 = time.perf_counter()
+        rows = con.execute(sql).fetchall()
+        results[name] = rows
+        out[f"{name}_s"] = time.perf_counter() - q0
+        out[f"{name}_rows"] = len(rows)
+    out["query_s"] = time.perf_counter() - t2
+    # A few totals for the cross-check against flowguard's summary tables.
+    out["check"] = {
+        "ports_rows": len(results["ports"]),
+        "ports_flows": sum(r[3] for r in results["ports"]),
+        "ports_bytes": sum(r[5] for r in results["ports"]),
+        "admin_rows": len(results["admin"]),
+        "admin_flows": sum(r[5] for r in results["admin"]),
+        "talkers_top": [r[0] for r in results["talkers"][:10]],
+    }
+    print(json.dumps(out))
+    return 0
+
+
+# --- measuring one child -----------------------------------------------------------
+
+@dataclass
+class Run:
+    wall_s: float
+    maxrss_kib: int
+    cpu_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_measured(argv: list[str], *, stdout_path: str | None = None, env: dict[str, str] | None = None,
+                 timeout: float = 1800) -> tuple[Run, str, str]:
+    """Runs argv; returns its wall time, peak RSS and CPU time (from os.wait4
+    on that child alone), its stdout (if stdout_path) and its stderr."""
+    with tempfile.TemporaryFile() as err:
+        out = open(stdout_path, "wb") if stdout_path else open(os.devnull, "wb")
+        try:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+            deadline = t0 + timeout
+            while True:
+                pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() > deadline:
+                    proc.kill()
+                    os.wait4(proc.pid, 0)
+                    raise TimeoutError(f"{shlex.join(argv)} ran longer than {timeout} s")
+                time.sleep(0.002)
+            wall = time.perf_counter() - t0
+            proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
+        finally:
+            out.close()
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    stdout = ""
+    if stdout_path:
+        with open(stdout_path, encoding="utf-8", errors="replace") as f:
+            stdout = f.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{shlex.join(argv)} exited with {proc.returncode}:\n{stderr[-4000:]}")
+    return Run(wall, ru.ru_maxrss, ru.ru_utime + ru.ru_stime), stdout, stderr
+
+
+# --- inputs ------------------------------------------------------------------------
+
+@dataclass
+class Input:
+    records: int
+    seed: int
+    path: str
+    gzip_bytes: int
+    text_bytes: int
+
+    @property
+    def label(self) -> str:
+        return records_label(self.records)
+
+
+def records_label(n: int) -> str:
+    if n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
+    if n % 1_000 == 0:
+        return f"{n // 1_000}k"
+    return str(n)
+
+
+def input_path(records: int) -> str:
+    nn = records // 1_000_000 if records % 1_000_000 == 0 else records
+    name = (f"{ACCOUNT}_vpcflowlogs_{REGION}_fl-0bench{nn:011d}_20250626T1820Z_{records}.log.gz")
+    return os.path.join(DATA_DIR, "AWSLogs", ACCOUNT, "vpcflowlogs", REGION, "2025", "06", "26", name)
+
+
+def measure_text(path: str) -> tuple[int, int]:
+    """(uncompressed bytes, newline count) of a gzip file, streamed."""
+    d = zlib.decompressobj(wbits=47)  # gzip, members handled below
+    total = lines = 0
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                break
+            while chunk:
+                data = d.decompress(chunk)
+                total += len(data)
+                lines += data.count(b"\n")
+                if d.eof:  # next gzip member
+                    chunk = d.unused_data
+                    d = zlib.decompressobj(wbits=47)
+                else:
+                    chunk = b""
+    return total, lines
+
+
+def ensure_input(flowguard: str, records: int, seed: int) -> Input:
+    path = input_path(records)
+    sidecar = path + ".json"
+    if os.path.exists(path) and os.path.exists(sidecar):
+        with open(sidecar) as f:
+            meta = json.load(f)
+        if (meta.get("records") == records and meta.get("seed") == seed
+                and meta.get("gzip_bytes") == os.path.getsize(path)):
+            return Input(records, seed, path, meta["gzip_bytes"], meta["text_bytes"])
+        print(f"bench: {sidecar} does not match (records/seed/size): regenerating", file=sys.stderr)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp.log.gz"
+    cmd = [flowguard, "generate", "--records", str(records), "--seed", str(seed), "--format", "v2",
+           "--output", tmp]
+    print(f"bench: generating {records_label(records)} records: {shlex.join(cmd)}", file=sys.stderr)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
+    text_bytes, newlines = measure_text(tmp)
+    if newlines - 1 != records:
+        raise RuntimeError(f"{tmp}: {newlines - 1} records after the header, expected {records}")
+    os.replace(tmp, path)
+    meta = {"records": records, "seed": seed, "format": "v2", "gzip_bytes": os.path.getsize(path),
+            "text_bytes": text_bytes, "generator": shlex.join(cmd).replace(tmp, path),
+            "generated_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    with open(sidecar, "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+    print(f"bench: generated {path} in {time.perf_counter() - t0:.1f} s "
+          f"({text_bytes / 1e6:.0f} MB text, {meta['gzip_bytes'] / 1e6:.0f} MB gzip)", file=sys.stderr)
+    return Input(records, seed, path, meta["gzip_bytes"], text_bytes)
+
+
+def warm_cache(path: str) -> None:
+    with open(path, "rb") as f:
+        while f.read(1 << 22):
+            pass
+
+
+def loadavg() -> float:
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except OSError:
+        return float("nan")
+
+
+# --- the tools ---------------------------------------------------------------------
+
+def flowguard_argv(flowguard: str, out_dir: str, path: str) -> list[str]:
+    return [flowguard, "analyze", "--format", "json", "--out", out_dir, path]
+
+
+def zcat_argv(path: str) -> list[str]:
+    return ["zcat", path]
+
+
+def duckdb_argv(path: str, import_only: bool = False) -> list[str]:
+    argv = [sys.executable, os.path.abspath(__file__), "--duckdb-child", path, "--duckdb-threads", "1"]
+    return argv + (["--duckdb-import-only"] if import_only else [])
+
+
+def read_flowguard_tables(out_dir: str) -> dict[str, Any]:
+    """Totals of flowguard's ports/admin/talkers tables, for the cross-check."""
+    def rows(table: str) -> list[dict[str, Any]]:
+        found = []
+        for root, _, files in os.walk(os.path.join(out_dir, "flowguard", table)):
+            for name in files:
+                if name.endswith(".json.gz"):
+                    with gzip.open(os.path.join(root, name), "rt") as f:
+                        found += [json.loads(ln) for ln in f if ln.strip()]
+        return found
+    ports, admin, talkers, files = rows("ports"), rows("admin"), rows("talkers"), rows("files")
+    talkers.sort(key=lambda r: r.get("rank", 0))
+    return {
+        "ports_rows": len(ports), "ports_flows": sum(r["flows"] for r in ports),
+        "ports_bytes": sum(r["bytes"] for r in ports),
+        "admin_rows": len(admin), "admin_flows": sum(r["flows"] for r in admin),
+        "talkers_top": [r["address"] for r in talkers[:10]],
+        "records": files[0]["records"] if files else None,
+        "limits_hit": files[0].get("limits_hit") if files else None,
+    }
+
+
+def cross_check(fg: dict[str, Any], db: dict[str, Any]) -> list[str]:
+    notes = []
+    for k in ("ports_rows", "ports_flows", "ports_bytes", "admin_rows", "admin_flows"):
+        same = fg.get(k) == db.get(k)
+        notes.append(f"{k}: flowguard {fg.get(k)} / duckdb {db.get(k)}{'' if same else '  <-- DIFFERS'}")
+    a, b = fg.get("talkers_top") or [], db.get("talkers_top") or []
+    notes.append(f"top-10 talkers in common: {len(set(a) & set(b))}/10"
+                 + ("" if a[:1] == b[:1] else f"  <-- #1 differs ({a[:1]} vs {b[:1]})"))
+    if fg.get("limits_hit"):
+        notes.append(f"flowguard limits_hit: {fg['limits_hit']} (its tables are partial)")
+    return notes
+
+
+# --- the Lambda path ---------------------------------------------------------------
+
+def lambda_runs(binary: str, inp: Input, runs: int) -> tuple[list[Run], list[str]]:
+    """Uploads the object to moto, invokes the real binary through a local
+    Runtime API, once per fresh process; wall time of the invocation and the
+    process's VmHWM."""
+    endpoint = os.environ.get("MOTO_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL")
+    host = endpoint.split("://", 1)[-1].rsplit(":", 1)[0] if endpoint else ""
+    if host not in ("127.0.0.1", "localhost", "[::1]"):
+        raise RuntimeError(f"refusing a non-loopback S3 endpoint {endpoint!r}")
+    sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+    import boto3  # noqa: PLC0415
+    from botocore.config import Config as BotoConfig  # noqa: PLC0415
+    from runtime_api import LambdaProcess  # noqa: PLC0415
+
+    kw = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
+              aws_secret_access_key="testing")
+    s3 = boto3.client("s3", config=BotoConfig(s3={"addressing_style": "path"}), **kw)
+    bucket = "flowguard-bench"
+    key = os.path.relpath(inp.path, DATA_DIR)
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    t0 = time.perf_counter()
+    with open(inp.path, "rb") as f:
+        s3.put_object(Bucket=bucket, Key=key, Body=f)
+    notes = [f"uploaded {inp.gzip_bytes / 1e6:.0f} MB to moto in {time.perf_counter() - t0:.1f} s"]
+    event = {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
+        "eventTime": "2025-06-26T18:25:03.114Z", "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "flowguard-bench",
+               "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+               "object": {"key": key, "size": inp.gzip_bytes, "sequencer": "00685D8F1F6B1A2C3D"}},
+    }]}
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("FLOWGUARD_")}
+    env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+                "AWS_EC2_METADATA_DISABLED": "true", "RUST_LOG": "info"})
+    out: list[Run] = []
+    for i in range(runs):
+        # Summaries and the completion marker of the previous run: without
+        # this the function would acknowledge the object as already processed.
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="flowguard/"):
+            for o in page.get("Contents", []):
+                s3.delete_object(Bucket=bucket, Key=o["Key"])
+        with LambdaProcess(binary, env) as fn:
+            t0 = time.perf_counter()
+            status, payload = fn.invoke(event, timeout=1800)
+            wall = time.perf_counter() - t0
+            hwm = fn.peak_rss_kb() or 0
+            cpu = _proc_cpu_s(fn.pid)
+            if status != "ok":
+                raise RuntimeError(f"Lambda invocation failed: {payload}\n{fn.output_tail()}")
+            results = json.dumps(payload)
+            if '"skipped"' in results or "already processed" in results:
+                raise RuntimeError(f"the function skipped the object: {results[:500]}")
+        print(f"bench:   lambda run {i + 1}/{runs}: {wall:.2f} s, VmHWM {hwm / 1024:.1f} MiB", file=sys.stderr)
+        out.append(Run(wall, hwm, cpu, {"payload": payload}))
+    written = sorted(o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix="flowguard/") for o in page.get("Contents", []))
+    notes.append(f"the last run wrote {len(written)} objects under s3://{bucket}/flowguard/")
+    return out, notes
+
+
+def _proc_cpu_s(pid: int | None) -> float:
+    """utime + stime of a live process, from /proc (the Lambda process keeps running)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+# --- reporting ---------------------------------------------------------------------
+
+def sh(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=REPO).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = "unknown"
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                    break
+    except OSError:
+        pass
+    duck = sh([sys.executable, "-c", "import duckdb; print(duckdb.__version__)"]) or "not importable"
+    return {
+        "CPU": cpu,
+        "cores": f"{os.cpu_count()} logical (os.sched_getaffinity: {len(os.sched_getaffinity(0))})",
+        "memory": mem,
+        "kernel": f"{platform.system()} {platform.release()}",
+        "rustc": sh(["rustc", "--version"]) or "unknown",
+        "zcat": (sh(["zcat", "--version"]).splitlines() or ["unknown"])[0],
+        "duckdb": duck,
+        "python": platform.python_version(),
+    }
+
+
+def git_state() -> str:
+    rev = sh(["git", "rev-parse", "--short", "HEAD"]) or "unknown"
+    dirty = sh(["git", "status", "--porcelain"])
+    return f"{rev} dirty" if dirty else rev
+
+
+def binary_state(path: str) -> str:
+    try:
+        st = os.stat(path)
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        built = _dt.datetime.fromtimestamp(st.st_mtime, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        return f"{os.path.relpath(path, REPO)} (built {built}, sha256 {h.hexdigest()[:12]})"
+    except OSError:
+        return f"{path} (missing)"
+
+
+@dataclass
+class Row:
+    inp: Input
+    tool: str
+    runs: list[Run]
+
+    @property
+    def walls(self) -> list[float]:
+        return [r.wall_s for r in self.runs]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.walls)
+
+    @property
+    def peak_mib(self) -> float:
+        return max(r.maxrss_kib for r in self.runs) / 1024
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(r.cpu_s for r in self.runs)
+
+
+def table(rows: list[Row]) -> str:
+    head = ["input", "tool", "median s", "min s", "MB/s (text)", "records/s", "CPU s", "peak RSS MiB",
+            "vs zcat"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    zcat = {r.inp.path: r.median for r in rows if r.tool == "zcat"}
+    for r in rows:
+        i = r.inp
+        inp = f"{i.label} records, {i.text_bytes / 1e6:.0f} MB text, {i.gzip_bytes / 1e6:.0f} MB gzip"
+        ratio = f"{r.median / zcat[i.path]:.2f}" if i.path in zcat else "-"
+        lines.append("| " + " | ".join([
+            inp, r.tool, f"{r.median:.2f}", f"{min(r.walls):.2f}", f"{i.text_bytes / 1e6 / r.median:.0f}",
+            f"{i.records / r.median / 1e6:.2f} M", f"{r.cpu:.2f}", f"{r.peak_mib:.1f}", ratio,
+        ]) + " |")
+    return "\n".join(lines)
+
+
+def goals(rows: list[Row]) -> list[str]:
+    def get(tool: str, records: int) -> Row | None:
+        return next((r for r in rows if r.tool == tool and r.inp.records == records), None)
+
+    fg_inputs = sorted({r.inp.records for r in rows if r.tool == "flowguard"})
+    if not fg_inputs:
+        return ["no flowguard runs: no goal evaluated"]
+    big = 5_000_000 if 5_000_000 in fg_inputs else max(fg_inputs)
+    note = "" if big == 5_000_000 else f" (measured at {records_label(big)}, the goal is stated at 5M)"
+    out = []
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    fg, zc, db = get("flowguard", big), get("zcat", big), get("duckdb", big)
+    ratio = fg.median / zc.median if zc else None
+    out.append(f"- wall time <= {GOAL_ZCAT_RATIO} x zcat: "
+               + (f"{mark(ratio <= GOAL_ZCAT_RATIO)}: {ratio:.2f} x ({fg.median:.2f} s vs {zc.median:.2f} s){note}"
+                  if ratio is not None else "not measured"))
+    worst = max((r for r in rows if r.tool == "flowguard"), key=lambda r: r.peak_mib)
+    out.append(f"- peak RSS <= {GOAL_RSS_MIB:.0f} MiB: {mark(worst.peak_mib <= GOAL_RSS_MIB)}: "
+               f"max {worst.peak_mib:.1f} MiB (at {worst.inp.label})")
+    a, b = get("flowguard", 1_000_000), get("flowguard", 5_000_000)
+    if a and b:
+        d = b.peak_mib - a.peak_mib
+        out.append(f"- flat RSS, 1M vs 5M within {GOAL_FLAT_MIB:.0f} MiB: {mark(abs(d) <= GOAL_FLAT_MIB)}: "
+                   f"{a.peak_mib:.1f} -> {b.peak_mib:.1f} MiB ({d:+.1f})")
+    else:
+        out.append(f"- flat RSS, 1M vs 5M within {GOAL_FLAT_MIB:.0f} MiB: not measured (needs both inputs)")
+    if db:
+        sp = db.median / fg.median
+        out.append(f"- >= {GOAL_DUCKDB_SPEEDUP:.0f}x faster than DuckDB (1 thread): "
+                   f"{mark(sp >= GOAL_DUCKDB_SPEEDUP)}: {sp:.1f}x ({fg.median:.2f} s vs {db.median:.2f} s){note}")
+    else:
+        out.append(f"- >= {GOAL_DUCKDB_SPEEDUP:.0f}x faster than DuckDB (1 thread): not measured (DuckDB skipped)")
+    lam = next((r for r in rows if r.tool.startswith("lambda")), None)
+    if lam:
+        out.append(f"- (Lambda path, informational) peak RSS {lam.peak_mib:.1f} MiB: "
+                   f"{'within' if lam.peak_mib <= GOAL_RSS_MIB else 'over'} {GOAL_RSS_MIB:.0f} MiB")
+    return out
+
+
+def markdown(rows: list[Row], goal_lines: list[str], args: argparse.Namespace, commands: list[str],
+             notes: list[str], mach: dict[str, str], started: str, flowguard: str, loads: list[float]) -> str:
+    raw = []
+    for r in rows:
+        raw.append(f"| {r.inp.label} | {r.tool} | " + ", ".join(f"{w:.2f}" for w in r.walls) + " | "
+                   + ", ".join(f"{x.maxrss_kib / 1024:.1f}" for x in r.runs) + " |")
+    inv = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    parts = [
+        "# Benchmarks",
+        "",
+        f"Generated by `scripts/bench.py{(' ' + inv) if inv else ''}` (`make bench`) on {started}.",
+        "",
+        f"- flowguard commit: `{git_state()}`",
+        f"- binary: `{binary_state(flowguard)}`",
+        f"- runs per tool and input: {args.runs}, round-robin; the table shows the median and the minimum",
+        f"- load average (1 min) sampled before the runs: min {min(loads):.2f}, max {max(loads):.2f} "
+        f"on {os.cpu_count()} cores",
+        "",
+        table(rows),
+        "",
+        "MB = 10^6 bytes (sizes, MB/s of uncompressed text); RSS in MiB (2^20 bytes) from",
+        "`ru_maxrss` of `os.wait4()` on that child (the Lambda row: `VmHWM`). CPU s = user + system",
+        "time of the child (flowguard inflates and parses on two threads, so it can exceed its wall",
+        "time). \"vs zcat\" = median wall / median wall of `zcat` on the same input.",
+        "",
+        "## Goals",
+        "",
+        *goal_lines,
+        "",
+        "## Notes",
+        "",
+        *[f"- {n}" for n in notes],
+        "",
+        "## Every run (wall s; peak RSS MiB)",
+        "",
+        "| input | tool | wall s | peak RSS MiB |",
+        "|---|---|---|---|",
+        *raw,
+        "",
+        "## Commands",
+        "",
+        "```sh",
+        *commands,
+        "```",
+        "",
+        "DuckDB (in a child `python`, `SET threads = 1`, in-memory database; the load, then each query,",
+        "all results fetched):",
+        "",
+        "```sql",
+        duckdb_load_sql("FILE") + ";",
+        *[q.strip().replace("\n        ", "\n") + ";" for q in DUCKDB_QUERIES.values()],
+        "```",
+        "",
+        "## Machine",
+        "",
+        *[f"- {k}: {v}" for k, v in mach.items()],
+        "",
+    ]
+    return "\n".join(parts)
+
+
+# --- main --------------------------------------------------------------------------
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=lambda s: [int(x.replace("_", "")) for x in s.split(",")],
+                    default=[1_000_000, 5_000_000], help="comma-separated record counts (default 1000000,5000000)")
+    ap.add_argument("--runs", type=int, default=3, help="runs per tool and input (default 3)")
+    ap.add_argument("--quick", action="store_true", help="1M records, 1 run (writes bench-data/quick.md)")
+    ap.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
+    ap.add_argument("--flowguard", default=os.environ.get("FLOWGUARD_BIN")
+                    or os.path.join(REPO, "target", "release", "flowguard"))
+    ap.add_argument("--no-duckdb", action="store_true", help="skip DuckDB")
+    ap.add_argument("--lambda", dest="lambda_", action="store_true",
+                    help="add the Lambda path row (needs MOTO_ENDPOINT: run under scripts/with-moto)")
+    ap.add_argument("--lambda-bin", default=os.environ.get("FLOWGUARD_LAMBDA_BIN")
+                    or os.path.join(REPO, "target", "release", "flowguard-lambda"))
+    ap.add_argument("--lambda-records", type=int, default=5_000_000)
+    ap.add_argument("--markdown", help="where to write the report (default BENCHMARKS.md; "
+                                       "bench-data/quick.md with --quick)")
+    ap.add_argument("--duckdb-child", metavar="FILE", help=argparse.SUPPRESS)
+    ap.add_argument("--duckdb-threads", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--duckdb-import-only", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.duckdb_child:
+        return duckdb_child(args.duckdb_child, args.duckdb_threads, args.duckdb_import_only)
+
+    if args.quick:
+        args.records, args.runs = [1_000_000], 1
+    md_path = args.markdown or (os.path.join(DATA_DIR, "quick.md") if args.quick
+                                else os.path.join(REPO, "BENCHMARKS.md"))
+    flowguard = os.path.abspath(args.flowguard)
+    if not os.access(flowguard, os.X_OK):
+        print(f"bench: {flowguard} not found: build it with `cargo build --release --bin flowguard`",
+              file=sys.stderr)
+        return 2
+    if not shutil.which("zcat"):
+        print("bench: zcat not found", file=sys.stderr)
+        return 2
+    started = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    notes: list[str] = []
+
+    have_duckdb = False
+    if not args.no_duckdb:
+        try:
+            import duckdb  # noqa: F401, PLC0415
+            have_duckdb = True
+        except ImportError:
+            msg = (f"DuckDB is not importable from {sys.executable}: DuckDB rows skipped "
+                   "(`make venv` installs it)")
+            print(f"bench: note: {msg}", file=sys.stderr)
+            notes.append(msg)
+    else:
+        notes.append("DuckDB skipped (--no-duckdb)")
+
+    inputs = [ensure_input(flowguard, n, args.seed) for n in args.records]
+    rows: list[Row] = []
+    commands: list[str] = []
+    loads: list[float] = []
+    for inp in inputs:
+        warm_cache(inp.path)
+        tools = ["flowguard", "zcat"] + (["duckdb"] if have_duckdb else [])
+        runs: dict[str, list[Run]] = {t: [] for t in tools}
+        fg_tables = db_check = None
+        rel = os.path.relpath(inp.path, REPO)
+        commands += [f"# {inp.label} records",
+                     shlex.join(flowguard_argv(os.path.relpath(flowguard, REPO), "OUT_DIR", rel)) + " > /dev/null",
+                     shlex.join(zcat_argv(rel)) + " > /dev/null"]
+        if have_duckdb:
+            py = sys.executable if not sys.executable.startswith(REPO) else os.path.relpath(sys.executable, REPO)
+            commands.append(shlex.join([py, "scripts/bench.py"] + duckdb_argv(rel)[2:])
+                            + "   # the DuckDB child (SQL below)")
+        for i in range(args.runs):
+            for tool in tools:
+                loads.append(loadavg())
+                if tool == "flowguard":
+                    out_dir = tempfile.mkdtemp(prefix="flowguard-bench-")
+                    try:
+                        run, _, _ = run_measured(flowguard_argv(flowguard, out_dir, inp.path))
+                        if i == args.runs - 1:
+                            fg_tables = read_flowguard_tables(out_dir)
+                    finally:
+                        shutil.rmtree(out_dir, ignore_errors=True)
+                elif tool == "zcat":
+                    run, _, _ = run_measured(zcat_argv(inp.path))
+                else:
+                    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tf:
+                        out_path = tf.name
+                    try:
+                        run, stdout, _ = run_measured(duckdb_argv(inp.path), stdout_path=out_path)
+                    finally:
+                        os.unlink(out_path)
+                    run.extra = json.loads(stdout.strip().splitlines()[-1])
+                    db_check = run.extra.get("check")
+                runs[tool].append(run)
+                print(f"bench: {inp.label} run {i + 1}/{args.runs} {tool:9s} {run.wall_s:7.2f} s  "
+                      f"{run.maxrss_kib / 1024:7.1f} MiB  cpu {run.cpu_s:6.2f} s", file=sys.stderr)
+        rows += [Row(inp, t, runs[t]) for t in tools]
+        if have_duckdb:
+            ex = [r.extra for r in runs["duckdb"]]
+            med = lambda k: statistics.median(e[k] for e in ex)  # noqa: E731
+            notes.append(f"DuckDB at {inp.label} (inside the child, medians): import + connect "
+                         f"{med('import_s'):.2f} s, read_csv into a table {med('load_s'):.2f} s, "
+                         f"the three queries {med('query_s'):.2f} s "
+                         f"(ports {med('ports_s'):.2f}, talkers {med('talkers_s'):.2f}, admin {med('admin_s'):.2f}); "
+                         f"{ex[0]['table_rows']} rows loaded")
+            if fg_tables and db_check:
+                notes.append(f"cross-check at {inp.label}, flowguard's tables vs DuckDB's answers: "
+                             + "; ".join(cross_check(fg_tables, db_check)))
+
+    if have_duckdb:
+        try:
+            base, _, _ = run_measured(duckdb_argv("-", import_only=True))
+            notes.append(f"the DuckDB child with no query (python + import duckdb + connect) takes "
+                         f"{base.wall_s:.2f} s and {base.maxrss_kib / 1024:.1f} MiB peak RSS; "
+                         "that is included in the DuckDB rows")
+        except (RuntimeError, TimeoutError) as e:
+            notes.append(f"DuckDB import-only baseline failed: {e}")
+
+    if args.lambda_:
+        binary = os.path.abspath(args.lambda_bin)
+        if not os.access(binary, os.X_OK):
+            msg = (f"Lambda path skipped: {os.path.relpath(binary, REPO)} not found "
+                   "(build it with `cargo build --release --bins`)")
+            print(f"bench: note: {msg}", file=sys.stderr)
+            notes.append(msg)
+        elif not (os.environ.get("MOTO_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL")):
+            msg = "Lambda path skipped: no MOTO_ENDPOINT/AWS_ENDPOINT_URL (run under scripts/with-moto)"
+            print(f"bench: note: {msg}", file=sys.stderr)
+            notes.append(msg)
+        else:
+            inp = next((i for i in inputs if i.records == args.lambda_records), None) \
+                or ensure_input(flowguard, args.lambda_records, args.seed)
+            print(f"bench: Lambda path on {inp.label} records via moto", file=sys.stderr)
+            lruns, lnotes = lambda_runs(binary, inp, args.runs)
+            rows.append(Row(inp, "lambda (moto S3)", lruns))
+            rows.sort(key=lambda r: r.inp.records)  # keep the rows of one input together
+            notes += [f"Lambda path: {n}" for n in lnotes]
+            notes.append(f"Lambda path: `{binary_state(binary)}`, one fresh process per run, the wall "
+                         "time is the invocation (event in -> answer out: S3 GET from moto on loopback, "
+                         "analysis, summary PUTs); RSS is the process's VmHWM; CPU s is the process's "
+                         "whole life (start-up included)")
+            commands += ["# Lambda path", "scripts/with-moto .venv/bin/python scripts/bench.py --lambda"]
+
+    if max(loads) > 0.5 * (os.cpu_count() or 1):
+        notes.append(f"the machine was not idle: the 1-min load average reached {max(loads):.2f} before "
+                     f"some run (on {os.cpu_count()} cores), so other work competed with the tools")
+    goal_lines = goals(rows)
+    mach = machine()
+    print()
+    print(table(rows))
+    print()
+    print("\n".join(goal_lines))
+    for n in notes:
+        print(f"note: {n}")
+    os.makedirs(os.path.dirname(md_path), exist_ok=True)
+    with open(md_path, "w") as f:
+        f.write(markdown(rows, goal_lines, args, commands, notes, mach, started, flowguard, loads))
+    print(f"\nwrote {os.path.relpath(md_path, REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
