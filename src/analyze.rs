@@ -8,8 +8,10 @@
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::flowlog::{Field, FirstLine, Format, LineError, LineParser, LogStatus, MAX_LINE_BYTES};
-use crate::rules::{all_rules, Finding, FindingContext, Flow, Rule};
+use crate::flowlog::{
+    Field, FirstLine, FlowRecord, Format, LineError, LineParser, LogStatus, MAX_LINE_BYTES,
+};
+use crate::rules::{all_rules, Finding, FindingContext, Flow, InterfaceTable, Rule, NO_INTERFACE};
 use crate::source::SourceRef;
 use crate::summary::{
     encode_plain, encode_rows, safe_component, KeyFacts, PartitionKey, TableBuilder, Tables,
@@ -178,16 +180,26 @@ enum State {
     Failed(String),
 }
 
-/// The engine for one object.
-pub struct Engine<'c> {
-    config: &'c Config,
+/// One parsed record handed from the [`Scanner`] to the [`Aggregator`]:
+/// an OK or SKIPDATA record (NODATA and malformed lines are only counted).
+#[derive(Debug, Clone, Copy)]
+pub struct Observation {
+    /// The typed record.
+    pub record: FlowRecord,
+    /// Interned `interface-id`.
+    pub interface: u32,
+}
+
+/// The first half of the engine: lines in, typed observations out. It owns
+/// the format, the counts, malformed samples and what the records say about
+/// account, region and time.
+pub struct Scanner {
     source: SourceRef,
     state: State,
     counts: Counts,
     line_no: u64,
     samples: Vec<String>,
-    rules: Vec<Box<dyn Rule + Send>>,
-    tables: TableBuilder,
+    interfaces: InterfaceTable,
     account: Option<String>,
     region: Option<String>,
     first_start: Option<u64>,
@@ -196,18 +208,65 @@ pub struct Engine<'c> {
     warnings: Vec<String>,
 }
 
-impl<'c> Engine<'c> {
-    /// A fresh engine for one object.
-    pub fn new(config: &'c Config, source: SourceRef) -> Engine<'c> {
-        Engine {
+/// The second half of the engine: observations in, rule state and summary
+/// tables out. Runs on its own thread when streaming.
+pub struct Aggregator<'c> {
+    config: &'c Config,
+    rules: Vec<Box<dyn Rule + Send>>,
+    tables: TableBuilder,
+}
+
+/// The engine for one object: a [`Scanner`] feeding an [`Aggregator`].
+pub struct Engine<'c> {
+    scanner: Scanner,
+    aggregator: Aggregator<'c>,
+    batch: Vec<Observation>,
+}
+
+impl<'c> Aggregator<'c> {
+    /// Fresh rule and table state.
+    pub fn new(config: &'c Config) -> Aggregator<'c> {
+        Aggregator {
             config,
+            rules: all_rules(),
+            tables: TableBuilder::default(),
+        }
+    }
+
+    /// Runs the rules and tables over a batch of observations.
+    pub fn consume(&mut self, batch: &[Observation]) {
+        let config = self.config;
+        for o in batch {
+            let r = &o.record;
+            if r.log_status == Some(LogStatus::SkipData) {
+                for rule in &mut self.rules {
+                    rule.observe_skipped(r, o.interface);
+                }
+            } else if let Some(flow) = Flow::classify(r, o.interface, config) {
+                for rule in &mut self.rules {
+                    rule.observe(&flow, config);
+                }
+                self.tables.add(&flow, config);
+            }
+        }
+    }
+
+    /// Entries held in bounded state.
+    pub fn tracked_entries(&self) -> usize {
+        self.tables.entries() + self.rules.iter().map(|r| r.entries()).sum::<usize>()
+    }
+}
+
+impl Scanner {
+    /// A fresh scanner for one object.
+    pub fn new(source: SourceRef) -> Scanner {
+        Scanner {
             source,
             state: State::Start,
             counts: Counts::default(),
             line_no: 0,
             samples: Vec::new(),
-            rules: all_rules(),
-            tables: TableBuilder::default(),
+            interfaces: InterfaceTable::default(),
             account: None,
             region: None,
             first_start: None,
@@ -219,15 +278,15 @@ impl<'c> Engine<'c> {
 
     /// Feeds text made of whole lines (the last may lack its `\n` at the
     /// end of the object).
-    pub fn push_text(&mut self, text: &[u8]) {
+    pub fn scan_text(&mut self, text: &[u8], out: &mut Vec<Observation>) {
         self.uncompressed += text.len() as u64;
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', text) {
-            self.push_line(&text[start..end]);
+            self.scan_line(&text[start..end], out);
             start = end + 1;
         }
         if start < text.len() {
-            self.push_line(&text[start..]);
+            self.scan_line(&text[start..], out);
         }
     }
 
@@ -248,8 +307,8 @@ impl<'c> Engine<'c> {
         }
     }
 
-    /// Feeds one line without its `\n`.
-    pub fn push_line(&mut self, line: &[u8]) {
+    /// Scans one line without its `\n`.
+    pub fn scan_line(&mut self, line: &[u8], out: &mut Vec<Observation>) {
         self.line_no += 1;
         if line
             .iter()
@@ -258,7 +317,7 @@ impl<'c> Engine<'c> {
             return;
         }
         match &mut self.state {
-            State::Parsing(_) => self.record(line),
+            State::Parsing(_) => self.record(line, out),
             State::Failed(_) => {}
             // Same verdict as the streaming reader, which never buffers such
             // a line: an absurd first line is not a flow log.
@@ -275,7 +334,7 @@ impl<'c> Engine<'c> {
                 }
                 FirstLine::Headerless(format) => {
                     self.state = State::Parsing(LineParser::new(format));
-                    self.record(line);
+                    self.record(line, out);
                 }
                 FirstLine::NotFlowLog(reason) => {
                     self.state = State::Failed(format!("line {}: {reason}", self.line_no))
@@ -284,7 +343,7 @@ impl<'c> Engine<'c> {
         }
     }
 
-    fn record(&mut self, line: &[u8]) {
+    fn record(&mut self, line: &[u8], out: &mut Vec<Observation>) {
         let State::Parsing(parser) = &mut self.state else {
             return;
         };
@@ -313,24 +372,19 @@ impl<'c> Engine<'c> {
         if let Some(e) = r.end {
             self.last_end = Some(self.last_end.map_or(e, |l| l.max(e)));
         }
-        let interface = view.text(Field::INTERFACE_ID);
+        let interface = view
+            .text(Field::INTERFACE_ID)
+            .map_or(NO_INTERFACE, |id| self.interfaces.intern(id));
         match r.log_status {
             Some(LogStatus::NoData) => self.counts.nodata += 1,
-            Some(LogStatus::SkipData) => {
-                self.counts.skipdata += 1;
-                for rule in &mut self.rules {
-                    rule.observe_skipped(&r, interface);
-                }
-            }
-            Some(LogStatus::Ok) | None => {
-                self.counts.ok += 1;
-                if let Some(flow) = Flow::classify(&r, interface, self.config) {
-                    for rule in &mut self.rules {
-                        rule.observe(&flow, self.config);
-                    }
-                    self.tables.add(&flow, self.config);
-                }
-            }
+            Some(LogStatus::SkipData) => self.counts.skipdata += 1,
+            Some(LogStatus::Ok) | None => self.counts.ok += 1,
+        }
+        if r.log_status != Some(LogStatus::NoData) {
+            out.push(Observation {
+                record: r,
+                interface,
+            });
         }
     }
 
@@ -347,12 +401,58 @@ impl<'c> Engine<'c> {
         self.counts
     }
 
+    /// The object being scanned.
+    pub fn source(&self) -> &SourceRef {
+        &self.source
+    }
+}
+
+impl<'c> Engine<'c> {
+    /// A fresh engine for one object.
+    pub fn new(config: &'c Config, source: SourceRef) -> Engine<'c> {
+        Engine::from_parts(Scanner::new(source), Aggregator::new(config))
+    }
+
+    /// Joins a scanner and an aggregator that ran on separate threads.
+    pub fn from_parts(scanner: Scanner, aggregator: Aggregator<'c>) -> Engine<'c> {
+        Engine {
+            scanner,
+            aggregator,
+            batch: Vec::new(),
+        }
+    }
+
+    /// Feeds text made of whole lines (the last may lack its `\n` at the
+    /// end of the object).
+    pub fn push_text(&mut self, text: &[u8]) {
+        self.scanner.scan_text(text, &mut self.batch);
+        self.aggregator.consume(&self.batch);
+        self.batch.clear();
+    }
+
+    /// Feeds one line without its `\n`.
+    pub fn push_line(&mut self, line: &[u8]) {
+        self.scanner.scan_line(line, &mut self.batch);
+        self.aggregator.consume(&self.batch);
+        self.batch.clear();
+    }
+
+    /// Notes a line longer than [`MAX_LINE_BYTES`] that the reader skipped.
+    pub fn push_overlong_line(&mut self, len: u64) {
+        self.scanner.push_overlong_line(len);
+    }
+
+    /// Counts so far.
+    pub fn counts(&self) -> Counts {
+        self.scanner.counts
+    }
+
     /// Entries held in bounded state, tables and rules (for memory-bound
-    /// tests). Each map is capped at `max_tracked` entries (the two
-    /// distinct-address sets of `ports` at four times that), so this never
-    /// exceeds 21 × `max_tracked`.
+    /// tests). Each map is capped at `max_tracked` entries (the scan
+    /// trackers' hash sets at four times that), so this never exceeds
+    /// 21 × `max_tracked`.
     pub fn tracked_entries(&self) -> usize {
-        self.tables.entries() + self.rules.iter().map(|r| r.entries()).sum::<usize>()
+        self.aggregator.tracked_entries() + self.scanner.interfaces.len()
     }
 
     /// Ends the object. `compressed_bytes` is what was read from storage;
@@ -360,13 +460,16 @@ impl<'c> Engine<'c> {
     /// and as the last fallback for `dt`/`hour`.
     pub fn finish(self, compressed_bytes: u64, now: u64) -> Result<Report, AnalyzeError> {
         let Engine {
-            config,
+            scanner,
+            aggregator,
+            ..
+        } = self;
+        let Scanner {
             source,
             state,
             counts,
             samples,
-            rules,
-            tables,
+            interfaces,
             account,
             region,
             first_start,
@@ -374,7 +477,12 @@ impl<'c> Engine<'c> {
             uncompressed,
             mut warnings,
             ..
-        } = self;
+        } = scanner;
+        let Aggregator {
+            config,
+            rules,
+            tables,
+        } = aggregator;
         let fields = match state {
             State::Failed(reason) => {
                 return Err(AnalyzeError::NotFlowLog {
@@ -415,6 +523,7 @@ impl<'c> Engine<'c> {
             account: partition.account.clone(),
             region: partition.region.clone(),
             source: source.clone(),
+            interfaces: interfaces.into_names(),
         };
         let mut findings = Vec::new();
         let mut limits_hit: Vec<String> =

@@ -495,9 +495,11 @@ pub fn generate<W: Write>(w: W, opts: &GenOptions) -> io::Result<Manifest> {
     let mut rng = Rng(opts.seed ^ 0x00f1_0e9a_4d00_0000);
     let attacks = attack_flows(&mut rng);
     let total = opts.records.max(attacks.len() as u64);
-    // Pools scale with size so per-source noise stays far below thresholds.
-    let client_pool = (total / 50).max(2_000);
-    let noise_pool = (total / 100).max(5_000);
+    // Fixed pools: the set of addresses (and so the engine's state) is the
+    // same at 1M and 5M records; per-source noise stays far below every
+    // threshold up to about 20M records.
+    let client_pool = 20_000;
+    let noise_pool = 20_000;
     writeln!(w, "{}", header(opts.format))?;
     let mut manifest = Manifest {
         records: total,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use flate2::bufread::MultiGzDecoder;
 
-use crate::analyze::{AnalyzeError, Engine, Report};
+use crate::analyze::{Aggregator, AnalyzeError, Engine, Observation, Report, Scanner};
 use crate::config::Config;
 use crate::flowlog::MAX_LINE_BYTES;
 use crate::source::SourceRef;
@@ -54,8 +54,15 @@ impl<R: Read> Read for Counting<R> {
 }
 
 enum Msg {
-    Text(Vec<u8>),
+    /// A buffer and how many of its bytes are text (whole lines).
+    Text(Vec<u8>, usize),
     Overlong(u64),
+    Failed(io::Error, u64),
+}
+
+/// What the scanning thread hands to the aggregating one.
+enum Batch {
+    Observations(Vec<Observation>),
     Failed(io::Error, u64),
 }
 
@@ -66,8 +73,11 @@ pub struct Progress {
     pub compressed: Arc<AtomicU64>,
 }
 
-/// Analyses one object from any reader: detects gzip, inflates on a second
-/// thread, parses on this one. `now` is the processing time (Unix seconds).
+/// Analyses one object from any reader: detects gzip, then runs three
+/// stages on their own threads, linked by bounded channels of reused
+/// buffers: inflate (a spawned thread), scan (parse lines into typed
+/// observations; another), and aggregate (rules and tables; the calling
+/// thread). `now` is the processing time (Unix seconds).
 pub fn analyze_reader<R: Read + Send>(
     reader: R,
     source: SourceRef,
@@ -76,52 +86,92 @@ pub fn analyze_reader<R: Read + Send>(
     progress: Option<&Progress>,
 ) -> Result<Report, AnalyzeError> {
     let compressed = progress.map(|p| p.compressed.clone()).unwrap_or_default();
-    let (tx, rx) = sync_channel::<Msg>(CHUNKS_IN_FLIGHT);
-    let (pool_tx, pool_rx) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT + 2);
+    let (text_tx, text_rx) = sync_channel::<Msg>(CHUNKS_IN_FLIGHT);
+    let (text_pool_tx, text_pool_rx) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT + 2);
     for _ in 0..CHUNKS_IN_FLIGHT + 1 {
-        let _ = pool_tx.try_send(Vec::with_capacity(CHUNK_BYTES));
+        let _ = text_pool_tx.try_send(vec![0; CHUNK_BYTES]);
+    }
+    let (batch_tx, batch_rx) = sync_channel::<Batch>(CHUNKS_IN_FLIGHT);
+    let (batch_pool_tx, batch_pool_rx) = sync_channel::<Vec<Observation>>(CHUNKS_IN_FLIGHT + 2);
+    for _ in 0..CHUNKS_IN_FLIGHT + 1 {
+        let _ = batch_pool_tx.try_send(Vec::new());
     }
     let counting = Counting {
         inner: reader,
         count: compressed.clone(),
     };
-    let mut engine = Engine::new(config, source.clone());
+    let mut aggregator = Aggregator::new(config);
     let mut failure = None;
-    std::thread::scope(|s| {
+    let scanner = std::thread::scope(|s| {
         s.spawn(move || {
-            let result = read_chunks(counting, &tx, &pool_rx);
-            if let Err((e, at)) = result {
-                let _ = tx.send(Msg::Failed(e, at));
+            if let Err((e, at)) = read_chunks(counting, &text_tx, &text_pool_rx) {
+                let _ = text_tx.send(Msg::Failed(e, at));
             }
         });
-        for msg in rx.iter() {
-            match msg {
-                Msg::Text(buf) => {
-                    engine.push_text(&buf);
-                    let _ = pool_tx.try_send(buf);
+        let scan = s.spawn(move || {
+            let mut scanner = Scanner::new(source);
+            for msg in text_rx.iter() {
+                match msg {
+                    Msg::Text(buf, len) => {
+                        let mut batch = batch_pool_rx.recv().unwrap_or_default();
+                        batch.clear();
+                        scanner.scan_text(&buf[..len], &mut batch);
+                        let _ = text_pool_tx.try_send(buf);
+                        if batch_tx.send(Batch::Observations(batch)).is_err() {
+                            break;
+                        }
+                    }
+                    Msg::Overlong(n) => scanner.push_overlong_line(n),
+                    Msg::Failed(e, at) => {
+                        let _ = batch_tx.send(Batch::Failed(e, at));
+                        break;
+                    }
                 }
-                Msg::Overlong(n) => engine.push_overlong_line(n),
-                Msg::Failed(e, at) => {
+            }
+            // Dropping the receivers unblocks the reader if we stopped early.
+            drop(text_rx);
+            drop(text_pool_tx);
+            scanner
+        });
+        for batch in batch_rx.iter() {
+            match batch {
+                Batch::Observations(b) => {
+                    aggregator.consume(&b);
+                    let _ = batch_pool_tx.try_send(b);
+                }
+                Batch::Failed(e, at) => {
                     failure = Some((e, at));
                     break;
                 }
             }
         }
-        // Dropping the receivers unblocks the reader if we stopped early.
-        drop(rx);
-        drop(pool_tx);
+        drop(batch_rx);
+        drop(batch_pool_tx);
+        scan.join()
     });
+    let scanner = match scanner {
+        Ok(s) => s,
+        Err(_) => {
+            return Err(AnalyzeError::Read {
+                object: SourceRef::Path { path: "?".into() },
+                bytes: 0,
+                error: io::Error::other("scanner thread panicked"),
+            })
+        }
+    };
     if let Some((error, bytes)) = failure {
         return Err(AnalyzeError::Read {
-            object: source,
+            object: scanner.source().clone(),
             bytes,
             error,
         });
     }
-    engine.finish(compressed.load(Ordering::Relaxed), now)
+    Engine::from_parts(scanner, aggregator).finish(compressed.load(Ordering::Relaxed), now)
 }
 
-/// The reader thread: decode and cut text into line-aligned chunks.
+/// The reader thread: decode and cut text into line-aligned chunks. Each
+/// buffer stays `CHUNK_BYTES` long (zeroed once); `filled` says how much of
+/// it holds text.
 fn read_chunks<R: Read>(
     raw: R,
     tx: &SyncSender<Msg>,
@@ -135,79 +185,87 @@ fn read_chunks<R: Read>(
     };
     let mut total: u64 = 0;
     let mut buf = take(pool);
+    let cap = buf.len();
+    let mut filled = 0usize;
     let mut skipping: Option<u64> = None; // bytes of an overlong line so far
     loop {
-        if buf.len() == buf.capacity() {
-            // A full buffer with no newline: the line is too long. Skip it
-            // without buffering it.
-            if let Some(last_nl) = memchr::memrchr(b'\n', &buf) {
-                let mut next = take(pool);
-                next.extend_from_slice(&buf[last_nl + 1..]);
-                buf.truncate(last_nl + 1);
-                send(tx, Msg::Text(std::mem::replace(&mut buf, next)))?;
-            } else {
-                skipping = Some(skipping.unwrap_or(0) + buf.len() as u64);
-                buf.clear();
+        if filled == cap {
+            // A full buffer: send its whole lines, or, with no newline at
+            // all, skip the overlong line without buffering it.
+            match memchr::memrchr(b'\n', &buf[..filled]) {
+                Some(nl) => filled = hand_over(&mut buf, filled, nl, tx, pool)?,
+                None => {
+                    skipping = Some(skipping.unwrap_or(0) + filled as u64);
+                    filled = 0;
+                }
             }
             continue;
         }
-        let start = buf.len();
-        let cap = buf.capacity();
-        buf.resize(cap, 0);
-        let n = match text.read(&mut buf[start..]) {
+        let n = match text.read(&mut buf[filled..]) {
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                buf.truncate(start);
-                continue;
-            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err((e, total)),
         };
-        buf.truncate(start + n);
         total += n as u64;
         if n == 0 {
             if let Some(len) = skipping.take() {
-                send(tx, Msg::Overlong(len + buf.len() as u64))?;
-            } else if !buf.is_empty() {
-                send(tx, Msg::Text(buf))?;
+                send(tx, Msg::Overlong(len + filled as u64))?;
+            } else if filled > 0 {
+                send(tx, Msg::Text(buf, filled))?;
             }
             return Ok(());
         }
+        let start = filled;
+        filled += n;
         if let Some(len) = skipping {
             // Finish skipping at the first newline of the new data.
-            match memchr::memchr(b'\n', &buf[start..]) {
+            match memchr::memchr(b'\n', &buf[start..filled]) {
                 Some(i) => {
                     let end = start + i + 1;
                     send(tx, Msg::Overlong(len + end as u64))?;
                     skipping = None;
-                    buf.drain(..end);
+                    buf.copy_within(end..filled, 0);
+                    filled -= end;
                 }
                 None => {
-                    skipping = Some(len + buf.len() as u64);
-                    buf.clear();
+                    skipping = Some(len + filled as u64);
+                    filled = 0;
                     continue;
                 }
             }
         }
         // Send once the buffer is mostly full, cut at the last newline.
-        if buf.len() >= cap - MAX_LINE_BYTES.min(cap / 4) {
-            if let Some(last_nl) = memchr::memrchr(b'\n', &buf) {
-                let mut next = take(pool);
-                next.extend_from_slice(&buf[last_nl + 1..]);
-                buf.truncate(last_nl + 1);
-                send(tx, Msg::Text(std::mem::replace(&mut buf, next)))?;
+        if filled >= cap - MAX_LINE_BYTES.min(cap / 4) {
+            if let Some(nl) = memchr::memrchr(b'\n', &buf[..filled]) {
+                filled = hand_over(&mut buf, filled, nl, tx, pool)?;
             }
         }
     }
 }
 
+/// Sends `buf[..=nl]` and continues in a fresh buffer holding the partial
+/// line after it; returns the new fill level.
+fn hand_over(
+    buf: &mut Vec<u8>,
+    filled: usize,
+    nl: usize,
+    tx: &SyncSender<Msg>,
+    pool: &Receiver<Vec<u8>>,
+) -> Result<usize, (io::Error, u64)> {
+    let mut next = take(pool);
+    let carry = filled - (nl + 1);
+    next[..carry].copy_from_slice(&buf[nl + 1..filled]);
+    let full = std::mem::replace(buf, next);
+    send(tx, Msg::Text(full, nl + 1))?;
+    Ok(carry)
+}
+
 fn take(pool: &Receiver<Vec<u8>>) -> Vec<u8> {
     match pool.recv() {
-        Ok(mut b) => {
-            b.clear();
-            b
-        }
-        // The parser is gone; a fresh buffer lets the loop end normally.
-        Err(_) => Vec::with_capacity(CHUNK_BYTES),
+        Ok(b) if b.len() == CHUNK_BYTES => b,
+        // The parser is gone (or a buffer came back short): a fresh buffer
+        // lets the loop end normally.
+        _ => vec![0; CHUNK_BYTES],
     }
 }
 

@@ -116,17 +116,20 @@ impl LineParser {
         let n = bytes.len();
         let want = self.kinds.len();
         let mut found = 0usize;
-        let mut start = 0usize;
-        // memchr finds the separators with SIMD; runs of spaces give empty
-        // fields, which are skipped.
-        for sp in memchr::memchr_iter(b' ', bytes).chain(std::iter::once(n)) {
-            if sp > start {
-                found += 1;
-                if found <= want {
-                    self.spans.push((start as u32, sp as u32));
-                }
+        let mut at = 0usize;
+        // Fields end at the next space, found eight bytes at a time (SWAR);
+        // runs of spaces between fields are skipped.
+        while at < n {
+            if bytes[at] == b' ' {
+                at += 1;
+                continue;
             }
-            start = sp + 1;
+            let end = field_end(bytes, at);
+            found += 1;
+            if found <= want {
+                self.spans.push((at as u32, end as u32));
+            }
+            at = end + 1;
         }
         if found != want {
             return Err(LineError::ColumnCount {
@@ -243,6 +246,39 @@ fn slot_of(f: Field) -> Slot {
         Field::TCP_FLAGS => Slot::TcpFlags,
         Field::FLOW_DIRECTION => Slot::Direction,
         _ => Slot::None,
+    }
+}
+
+/// Bytes equal to b' ' in a little-endian word: the high bit of each such
+/// byte is set, and no other bit (exact, no false positives).
+#[inline]
+fn space_mask(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = w ^ 0x2020_2020_2020_2020;
+    let t = (x & LOW7).wrapping_add(LOW7);
+    !(t | x | LOW7)
+}
+
+/// The index of the first space at or after `at`, or `bytes.len()`.
+#[inline]
+fn field_end(bytes: &[u8], mut at: usize) -> usize {
+    let n = bytes.len();
+    loop {
+        let mut word = [b' '; 8];
+        if let Some(full) = bytes.get(at..at + 8) {
+            word.copy_from_slice(full); // fixed size: one load, no memcpy call
+        } else {
+            let tail = &bytes[at..];
+            word[..tail.len()].copy_from_slice(tail);
+        }
+        let m = space_mask(u64::from_le_bytes(word));
+        if m != 0 {
+            return (at + (m.trailing_zeros() / 8) as usize).min(n);
+        }
+        at += 8;
+        if at >= n {
+            return n;
+        }
     }
 }
 

@@ -40,13 +40,14 @@ impl Rule for AdminPortExposed {
             flow,
             config.max_tracked,
             &mut self.limit_hit,
+            0,
         );
     }
 
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
         for ((src, dst), hits) in sorted(&self.pairs) {
             let ports = hits
-                .dst_ports
+                .dst_ports()
                 .iter()
                 .map(|p| port_label(*p))
                 .collect::<Vec<_>>()
@@ -105,6 +106,7 @@ impl Rule for AdminPortBruteForce {
             flow,
             config.max_tracked,
             &mut self.limit_hit,
+            config.brute_force_threshold / 2,
         );
     }
 
@@ -114,7 +116,7 @@ impl Rule for AdminPortBruteForce {
                 continue;
             }
             let ports = hits
-                .dst_ports
+                .dst_ports()
                 .iter()
                 .map(|p| port_label(*p))
                 .collect::<Vec<_>>()
@@ -122,8 +124,8 @@ impl Rule for AdminPortBruteForce {
             let title = format!(
                 "Internet address {src} made {} flows to {ports} on {} host{} ({} accepted, {} rejected)",
                 hits.flows,
-                hits.dst_addrs.len(),
-                plural(hits.dst_addrs.len() as u64),
+                hits.dst_addrs().len(),
+                plural(hits.dst_addrs().len() as u64),
                 hits.accepted,
                 hits.rejected
             );
@@ -153,7 +155,7 @@ impl Rule for AdminPortBruteForce {
 
 fn techniques(hits: &Hits) -> Vec<&'static str> {
     let mut t: Vec<&'static str> = hits
-        .dst_ports
+        .dst_ports()
         .iter()
         .map(|p| remote_service_technique(*p))
         .collect();
@@ -169,9 +171,10 @@ pub(crate) fn track<K: std::hash::Hash + Eq>(
     flow: &Flow<'_>,
     cap: usize,
     limit_hit: &mut bool,
+    detail_from: u64,
 ) {
     match crate::bounded::entry(map, key, cap) {
-        Some(h) => h.add(flow),
+        Some(h) => h.add(flow, detail_from),
         None => *limit_hit = true,
     }
 }

@@ -70,7 +70,9 @@ impl Finding {
         hits: &Hits,
         mitre_attack: Vec<&'static str>,
     ) -> Finding {
-        let mut ports = hits.dst_ports.clone();
+        let mut ports = hits.dst_ports();
+        let port_count = ports.len() as u64;
+        let dsts = hits.dst_addrs();
         ports.sort_unstable();
         let id_input = format!(
             "{}|{}|{}|{}",
@@ -86,9 +88,13 @@ impl Finding {
             title,
             account: ctx.account.clone(),
             region: ctx.region.clone(),
-            interface_ids: hits.interfaces.clone(),
+            interface_ids: hits
+                .interfaces()
+                .iter()
+                .filter_map(|i| ctx.interfaces.get(*i as usize).cloned())
+                .collect(),
             src_addr: src.map(|a| a.to_string()),
-            dst_addrs: hits.dst_addrs.iter().map(|a| a.to_string()).collect(),
+            dst_addrs: dsts.iter().map(|a| a.to_string()).collect(),
             dst_ports: ports,
             protocol: hits.protocol,
             flows: hits.flows,
@@ -96,8 +102,8 @@ impl Finding {
             bytes: hits.bytes,
             accepted_flows: hits.accepted,
             rejected_flows: hits.rejected,
-            distinct_dst_addrs: hits.dst_addrs.len() as u64,
-            distinct_dst_ports: hits.dst_ports.len() as u64,
+            distinct_dst_addrs: dsts.len() as u64,
+            distinct_dst_ports: port_count,
             first_seen: hits.first.map(rfc3339),
             last_seen: hits.last.map(rfc3339),
             source: ctx.source.clone(),

@@ -1,6 +1,15 @@
-//! The per-key accumulator behind every finding.
+//! The per-key accumulator behind every finding, and the interface-id
+//! table it refers to.
+//!
+//! Rules keep one [`Hits`] per source (or source and destination), so its
+//! size decides the memory of an object with many sources: the counters
+//! and the first destination, port and interface are inline (about 100
+//! bytes); the rest of the capped sample lists is allocated only once a key
+//! has seen `detail_from` flows, i.e. once it is a candidate for a finding.
 
 use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
 
 use super::Flow;
 
@@ -10,9 +19,69 @@ pub const MAX_LISTED_ADDRS: usize = 10;
 pub const MAX_LISTED_PORTS: usize = 20;
 /// How many interface ids a finding lists.
 pub const MAX_LISTED_INTERFACES: usize = 5;
+/// "No interface id" in an interned slot.
+pub const NO_INTERFACE: u32 = u32::MAX;
+/// Distinct interface ids remembered per object (AWS objects carry one
+/// account's interfaces: hundreds, rarely thousands).
+pub const MAX_INTERFACES: usize = 65_536;
+
+/// Interned interface ids of one object.
+#[derive(Debug, Default)]
+pub struct InterfaceTable {
+    ids: FxHashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+    last: Option<(Box<str>, u32)>,
+}
+
+impl InterfaceTable {
+    /// The slot of an interface id ([`NO_INTERFACE`] when the table is
+    /// full).
+    #[inline]
+    pub fn intern(&mut self, id: &str) -> u32 {
+        if let Some((name, slot)) = &self.last {
+            if &**name == id {
+                return *slot;
+            }
+        }
+        let slot = match self.ids.get(id) {
+            Some(s) => *s,
+            None if self.names.len() < MAX_INTERFACES => {
+                let s = self.names.len() as u32;
+                self.names.push(id.into());
+                self.ids.insert(id.into(), s);
+                s
+            }
+            None => return NO_INTERFACE,
+        };
+        self.last = Some((id.into(), slot));
+        slot
+    }
+
+    /// All names, by slot.
+    pub fn into_names(self) -> Vec<String> {
+        self.names.into_iter().map(String::from).collect()
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether no interface was seen.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Extra {
+    dsts: Vec<IpAddr>,
+    ports: Vec<u16>,
+    interfaces: Vec<u32>,
+}
 
 /// Counts and capped samples of the flows behind one finding.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Hits {
     /// Flows seen.
     pub flows: u64,
@@ -28,20 +97,39 @@ pub struct Hits {
     pub first: Option<u64>,
     /// Latest `end`.
     pub last: Option<u64>,
-    /// First distinct destination addresses.
-    pub dst_addrs: Vec<IpAddr>,
-    /// First distinct destination ports.
-    pub dst_ports: Vec<u16>,
-    /// First distinct interface ids.
-    pub interfaces: Vec<String>,
     /// Protocol when all flows share one; `None` once they differ.
     pub protocol: Option<u8>,
     mixed_protocols: bool,
+    dst0: Option<IpAddr>,
+    port0: Option<u16>,
+    interface0: u32,
+    extra: Option<Box<Extra>>,
+}
+
+impl Default for Hits {
+    fn default() -> Hits {
+        Hits {
+            flows: 0,
+            packets: 0,
+            bytes: 0,
+            accepted: 0,
+            rejected: 0,
+            first: None,
+            last: None,
+            protocol: None,
+            mixed_protocols: false,
+            dst0: None,
+            port0: None,
+            interface0: NO_INTERFACE,
+            extra: None,
+        }
+    }
 }
 
 impl Hits {
-    /// Adds one flow.
-    pub fn add(&mut self, flow: &Flow<'_>) {
+    /// Adds one flow; sample lists grow only once `flows > detail_from`.
+    #[inline]
+    pub fn add(&mut self, flow: &Flow<'_>, detail_from: u64) {
         let r = flow.record;
         self.flows += 1;
         self.packets = self.packets.saturating_add(r.packets.unwrap_or(0));
@@ -52,29 +140,50 @@ impl Hits {
             self.rejected += 1;
         }
         self.add_times(r.start, r.end);
-        if self.dst_addrs.len() < MAX_LISTED_ADDRS && !self.dst_addrs.contains(&flow.dst) {
-            self.dst_addrs.push(flow.dst);
+        if self.flows == 1 {
+            self.protocol = r.protocol;
+            self.dst0 = Some(flow.dst);
+            self.port0 = r.dstport;
+            self.interface0 = flow.interface;
+            return;
         }
-        if let Some(p) = r.dstport {
-            if self.dst_ports.len() < MAX_LISTED_PORTS && !self.dst_ports.contains(&p) {
-                self.dst_ports.push(p);
-            }
-        }
-        self.add_interface(flow.interface_id);
-        match (self.flows, r.protocol) {
-            (1, p) => self.protocol = p,
-            (_, p) if p != self.protocol => {
-                self.mixed_protocols = true;
-                self.protocol = None;
-            }
-            _ => {}
-        }
-        if self.mixed_protocols {
+        if !self.mixed_protocols && r.protocol != self.protocol {
+            self.mixed_protocols = true;
             self.protocol = None;
+        }
+        if self.flows > detail_from {
+            self.sample(Some(flow.dst), r.dstport, flow.interface);
+        }
+    }
+
+    fn sample(&mut self, dst: Option<IpAddr>, port: Option<u16>, interface: u32) {
+        let new_dst = dst.filter(|d| Some(*d) != self.dst0);
+        let new_port = port.filter(|p| Some(*p) != self.port0);
+        let new_if = Some(interface).filter(|i| *i != NO_INTERFACE && *i != self.interface0);
+        if new_dst.is_none() && new_port.is_none() && new_if.is_none() {
+            return;
+        }
+        let extra = self.extra.get_or_insert_with(Box::default);
+        if let Some(d) = new_dst {
+            if extra.dsts.len() + 1 < MAX_LISTED_ADDRS && !extra.dsts.contains(&d) {
+                extra.dsts.push(d);
+            }
+        }
+        if let Some(p) = new_port {
+            if extra.ports.len() + 1 < MAX_LISTED_PORTS && !extra.ports.contains(&p) {
+                extra.ports.push(p);
+            }
+        }
+        if let Some(i) = new_if {
+            if extra.interfaces.len() + 1 < MAX_LISTED_INTERFACES && !extra.interfaces.contains(&i)
+            {
+                extra.interfaces.push(i);
+            }
         }
     }
 
     /// Widens the time window.
+    #[inline]
     pub fn add_times(&mut self, start: Option<u64>, end: Option<u64>) {
         if let Some(s) = start {
             self.first = Some(self.first.map_or(s, |f| f.min(s)));
@@ -84,14 +193,52 @@ impl Hits {
         }
     }
 
-    /// Records an interface id (capped list).
-    pub fn add_interface(&mut self, id: Option<&str>) {
-        if let Some(id) = id {
-            if self.interfaces.len() < MAX_LISTED_INTERFACES
-                && !self.interfaces.iter().any(|i| i == id)
-            {
-                self.interfaces.push(id.to_string());
-            }
+    /// Records an interface (capped list), for records without a flow.
+    pub fn add_interface(&mut self, interface: u32) {
+        if interface == NO_INTERFACE {
+            return;
         }
+        if self.interface0 == NO_INTERFACE {
+            self.interface0 = interface;
+        } else {
+            self.sample(None, None, interface);
+        }
+    }
+
+    /// Sampled destination addresses, first seen first.
+    pub fn dst_addrs(&self) -> Vec<IpAddr> {
+        let extra = self
+            .extra
+            .as_deref()
+            .map(|e| e.dsts.as_slice())
+            .unwrap_or_default();
+        self.dst0.into_iter().chain(extra.iter().copied()).collect()
+    }
+
+    /// Sampled destination ports, first seen first.
+    pub fn dst_ports(&self) -> Vec<u16> {
+        let extra = self
+            .extra
+            .as_deref()
+            .map(|e| e.ports.as_slice())
+            .unwrap_or_default();
+        self.port0
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect()
+    }
+
+    /// Sampled interface slots, first seen first.
+    pub fn interfaces(&self) -> Vec<u32> {
+        let extra = self
+            .extra
+            .as_deref()
+            .map(|e| e.interfaces.as_slice())
+            .unwrap_or_default();
+        Some(self.interface0)
+            .filter(|i| *i != NO_INTERFACE)
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect()
     }
 }

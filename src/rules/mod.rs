@@ -22,7 +22,7 @@ mod skipped;
 
 pub use admin::{AdminPortBruteForce, AdminPortExposed};
 pub use finding::Finding;
-pub use hits::Hits;
+pub use hits::{Hits, InterfaceTable, NO_INTERFACE};
 pub use rejected::RejectedTraffic;
 pub use scan::PortScan;
 pub use sensitive::SensitivePortExposed;
@@ -138,8 +138,8 @@ impl fmt::Display for RuleId {
 pub struct Flow<'a> {
     /// The typed record.
     pub record: &'a FlowRecord,
-    /// `interface-id`, if present.
-    pub interface_id: Option<&'a str>,
+    /// Interned `interface-id` ([`NO_INTERFACE`] when absent).
+    pub interface: u32,
     /// Source address.
     pub src: IpAddr,
     /// Destination address.
@@ -157,11 +157,7 @@ pub struct Flow<'a> {
 impl<'a> Flow<'a> {
     /// Classifies a record; `None` when it has no addresses.
     #[inline]
-    pub fn classify(
-        record: &'a FlowRecord,
-        interface_id: Option<&'a str>,
-        config: &Config,
-    ) -> Option<Flow<'a>> {
+    pub fn classify(record: &'a FlowRecord, interface: u32, config: &Config) -> Option<Flow<'a>> {
         let src = record.srcaddr?;
         let dst = record.dstaddr?;
         let src_trusted = config.trusted.contains(src);
@@ -173,7 +169,7 @@ impl<'a> Flow<'a> {
             matches!((record.srcport, record.dstport), (Some(s), Some(d)) if s < 1024 && d >= 1024);
         Some(Flow {
             record,
-            interface_id,
+            interface,
             src,
             dst,
             src_trusted,
@@ -204,6 +200,8 @@ pub struct FindingContext {
     pub region: String,
     /// The object.
     pub source: SourceRef,
+    /// Interface ids by interned slot.
+    pub interfaces: Vec<String>,
 }
 
 /// One detection rule.
@@ -213,7 +211,7 @@ pub trait Rule {
     /// Sees one OK record.
     fn observe(&mut self, flow: &Flow<'_>, config: &Config);
     /// Sees one SKIPDATA record (only `skipped-records` cares).
-    fn observe_skipped(&mut self, _record: &FlowRecord, _interface_id: Option<&str>) {}
+    fn observe_skipped(&mut self, _record: &FlowRecord, _interface: u32) {}
     /// Emits the findings for the whole object.
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>);
     /// Set when the rule stopped tracking new keys because of

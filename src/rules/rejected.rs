@@ -30,6 +30,7 @@ impl Rule for RejectedTraffic {
             flow,
             config.max_tracked,
             &mut self.limit_hit,
+            config.rejected_threshold / 2,
         );
     }
 
@@ -41,7 +42,7 @@ impl Rule for RejectedTraffic {
             let title = format!(
                 "{src} had {} rejected flows to {} or more destinations",
                 hits.rejected,
-                hits.dst_addrs.len()
+                hits.dst_addrs().len()
             );
             out.push(Finding::new(
                 self.id(),

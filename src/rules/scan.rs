@@ -11,6 +11,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::admin::{plural, sorted, track};
 use super::{Finding, FindingContext, Flow, Hits, Rule, RuleId};
 use crate::config::Config;
+use crate::summary::addr_hash;
 
 const SYN: u16 = 0x02;
 const ACK: u16 = 0x10;
@@ -18,9 +19,9 @@ const ACK: u16 = 0x10;
 /// Tracks distinct (destination, port) attempts per source.
 #[derive(Debug, Default)]
 pub struct PortScan {
-    vertical_seen: FxHashSet<(IpAddr, IpAddr, u16)>,
+    vertical_seen: FxHashSet<u64>,
     vertical: FxHashMap<(IpAddr, IpAddr), u64>,
-    sweep_seen: FxHashSet<(IpAddr, u16, IpAddr)>,
+    sweep_seen: FxHashSet<u64>,
     sweep: FxHashMap<(IpAddr, u16), u64>,
     attempts: FxHashMap<IpAddr, Hits>,
     limit_hit: bool,
@@ -46,30 +47,44 @@ impl Rule for PortScan {
             return;
         }
         let cap = config.max_tracked;
+        // The seen-sets hold 64-bit hashes of (source, destination, port):
+        // 9 bytes an attempt instead of 40, bounded at 4 x max_tracked.
+        let seen_cap = cap.saturating_mul(4);
+        let (hs, hd) = (addr_hash(flow.src), addr_hash(flow.dst));
         let mut counted = false;
-        if self.vertical_seen.len() < cap
-            || self.vertical_seen.contains(&(flow.src, flow.dst, port))
-        {
-            if self.vertical_seen.insert((flow.src, flow.dst, port)) {
-                *self.vertical.entry((flow.src, flow.dst)).or_default() += 1;
-            }
-            counted = true;
-        } else {
-            self.limit_hit = true;
-        }
-        if rejected {
-            if self.sweep_seen.len() < cap || self.sweep_seen.contains(&(flow.src, port, flow.dst))
-            {
-                if self.sweep_seen.insert((flow.src, port, flow.dst)) {
-                    *self.sweep.entry((flow.src, port)).or_default() += 1;
+        let vkey = mix(hs ^ hd.rotate_left(21) ^ u64::from(port));
+        match insert_bounded(&mut self.vertical_seen, vkey, seen_cap) {
+            Some(new) => {
+                if new {
+                    *self.vertical.entry((flow.src, flow.dst)).or_default() += 1;
                 }
                 counted = true;
-            } else {
-                self.limit_hit = true;
+            }
+            None => self.limit_hit = true,
+        }
+        if rejected {
+            let skey =
+                mix(hs.rotate_left(7) ^ hd.rotate_left(43) ^ (u64::from(port) << 48) ^ 0x5eed);
+            match insert_bounded(&mut self.sweep_seen, skey, seen_cap) {
+                Some(new) => {
+                    if new {
+                        *self.sweep.entry((flow.src, port)).or_default() += 1;
+                    }
+                    counted = true;
+                }
+                None => self.limit_hit = true,
             }
         }
         if counted {
-            track(&mut self.attempts, flow.src, flow, cap, &mut self.limit_hit);
+            let detail_from = config.port_scan_threshold.min(config.sweep_threshold) / 2;
+            track(
+                &mut self.attempts,
+                flow.src,
+                flow,
+                cap,
+                &mut self.limit_hit,
+                detail_from,
+            );
         }
     }
 
@@ -138,4 +153,23 @@ impl Rule for PortScan {
             + self.sweep.len()
             + self.attempts.len()
     }
+}
+
+/// `Some(true)` when `h` is new and was added, `Some(false)` when already
+/// there, `None` when the set is full.
+fn insert_bounded(set: &mut FxHashSet<u64>, h: u64, cap: usize) -> Option<bool> {
+    if set.len() < cap {
+        Some(set.insert(h))
+    } else if set.contains(&h) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// SplitMix64 finaliser.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }

@@ -39,12 +39,13 @@ impl Rule for SensitivePortExposed {
             flow,
             config.max_tracked,
             &mut self.limit_hit,
+            0,
         );
     }
 
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
         for (src, hits) in sorted(&self.sources) {
-            let mut ports = hits.dst_ports.clone();
+            let mut ports = hits.dst_ports();
             ports.sort_unstable();
             let ports = ports
                 .iter()
@@ -52,7 +53,7 @@ impl Rule for SensitivePortExposed {
                 .collect::<Vec<_>>()
                 .join(", ");
             let dsts = hits
-                .dst_addrs
+                .dst_addrs()
                 .iter()
                 .map(|a| a.to_string())
                 .collect::<Vec<_>>()

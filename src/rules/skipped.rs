@@ -18,24 +18,30 @@ impl Rule for SkippedRecords {
 
     fn observe(&mut self, _flow: &Flow<'_>, _config: &Config) {}
 
-    fn observe_skipped(&mut self, record: &FlowRecord, interface_id: Option<&str>) {
+    fn observe_skipped(&mut self, record: &FlowRecord, interface: u32) {
         self.hits.flows += 1;
         self.hits.add_times(record.start, record.end);
-        self.hits.add_interface(interface_id);
+        self.hits.add_interface(interface);
     }
 
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
         if self.hits.flows == 0 {
             return;
         }
+        let names: Vec<&str> = self
+            .hits
+            .interfaces()
+            .iter()
+            .filter_map(|i| ctx.interfaces.get(*i as usize).map(String::as_str))
+            .collect();
         let title = format!(
             "AWS skipped flow records {} time{} on {}: traffic in that window is not visible",
             self.hits.flows,
             super::admin::plural(self.hits.flows),
-            if self.hits.interfaces.is_empty() {
+            if names.is_empty() {
                 "unknown interfaces".to_string()
             } else {
-                self.hits.interfaces.join(", ")
+                names.join(", ")
             }
         );
         out.push(Finding::new(

@@ -1,6 +1,7 @@
 //! Summaries of one object: aggregation into tables, partition keys, and
 //! the gzip NDJSON encoding of SPEC §3. Pure: bytes out, no I/O.
 
+mod distinct;
 mod partition;
 mod tables;
 
@@ -10,6 +11,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde::Serialize;
 
+pub use distinct::{addr_hash, Distinct};
 pub use partition::{delivery_time, safe_component, stem, KeyFacts, PartitionKey};
 pub use tables::{AdminRow, PortsRow, ServicesRow, TableBuilder, Tables, TalkersRow};
 

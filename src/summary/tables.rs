@@ -3,10 +3,12 @@
 //! map is full, new keys are dropped and the `files` row lists the table in
 //! `limits_hit`.
 
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::net::IpAddr;
 
-use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use rustc_hash::FxHashMap;
+
+use super::distinct::{addr_hash, Distinct};
 use serde::Serialize;
 
 use crate::bounded;
@@ -41,11 +43,11 @@ impl Counter {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct PortAcc {
     c: Counter,
-    sources: u64,
-    destinations: u64,
+    sources: Distinct,
+    destinations: Distinct,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -178,20 +180,10 @@ pub struct Tables {
 #[derive(Debug, Default)]
 pub struct TableBuilder {
     ports: FxHashMap<PortKey, PortAcc>,
-    port_sources: FxHashSet<u64>,
-    port_destinations: FxHashSet<u64>,
     talkers: FxHashMap<IpAddr, TalkerAcc>,
     admin: FxHashMap<AdminKey, AdminAcc>,
     services: FxHashMap<ServiceKey, Counter>,
     limits: Vec<&'static str>,
-}
-
-#[inline]
-fn pair_hash(k: &PortKey, a: &IpAddr) -> u64 {
-    let mut h = FxHasher::default();
-    k.hash(&mut h);
-    a.hash(&mut h);
-    h.finish()
 }
 
 impl TableBuilder {
@@ -224,24 +216,8 @@ impl TableBuilder {
         }
         if let Some(acc) = acc {
             acc.c.add(packets, bytes);
-            // Distinct counts: hashed (row, address) pairs, bounded at 4x.
-            let distinct_cap = cap.saturating_mul(4);
-            let hs = pair_hash(&key, &flow.src);
-            if self.port_sources.len() < distinct_cap || self.port_sources.contains(&hs) {
-                if self.port_sources.insert(hs) {
-                    acc.sources += 1;
-                }
-            } else {
-                note_limit(&mut self.limits, "ports.distinct_sources");
-            }
-            let hd = pair_hash(&key, &flow.dst);
-            if self.port_destinations.len() < distinct_cap || self.port_destinations.contains(&hd) {
-                if self.port_destinations.insert(hd) {
-                    acc.destinations += 1;
-                }
-            } else {
-                note_limit(&mut self.limits, "ports.distinct_destinations");
-            }
+            acc.sources.add(addr_hash(flow.src));
+            acc.destinations.add(addr_hash(flow.dst));
         }
 
         if config.admin_ports.contains(dstport) {
@@ -295,8 +271,8 @@ impl TableBuilder {
                 flows: a.c.flows,
                 packets: a.c.packets,
                 bytes: a.c.bytes,
-                distinct_sources: a.sources,
-                distinct_destinations: a.destinations,
+                distinct_sources: a.sources.count(),
+                distinct_destinations: a.destinations.count(),
             })
             .collect();
 
@@ -361,8 +337,11 @@ impl TableBuilder {
     /// Entries held, for tests of the memory bound.
     pub fn entries(&self) -> usize {
         self.ports.len()
-            + self.port_sources.len()
-            + self.port_destinations.len()
+            + self
+                .ports
+                .values()
+                .map(|p| (p.sources.heap_bytes() + p.destinations.heap_bytes()) / 64)
+                .sum::<usize>()
             + self.talkers.len()
             + self.admin.len()
             + self.services.len()

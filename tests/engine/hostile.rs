@@ -509,16 +509,13 @@ fn per_address_state_is_bounded_by_max_tracked() {
     );
     assert_eq!(peak, at_300k);
     // The rules' state is counted too, not only the tables'.
-    assert!(at_300k > 12 * MAX_TRACKED, "{at_300k}");
+    assert!(at_300k > 8 * MAX_TRACKED, "{at_300k}");
     let report = engine.finish(0, NOW).unwrap();
     assert_eq!(report.files.counts, counts(300_000, 300_000, 0, 0, 0));
     let limits = &report.files.limits_hit;
-    for want in [
-        "talkers",
-        "ports.distinct_sources",
-        "rule:rejected-traffic",
-        "rule:port-scan",
-    ] {
+    // `ports` counts distinct addresses with fixed-size sketches, so only
+    // the per-address maps reach their bound.
+    for want in ["talkers", "rule:rejected-traffic", "rule:port-scan"] {
         assert!(
             limits.iter().any(|l| l == want),
             "{want} missing from {limits:?}"

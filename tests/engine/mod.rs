@@ -4,6 +4,7 @@
 
 mod cli;
 mod conformance;
+mod fuzz_regressions;
 mod hostile;
 mod property;
 mod rules;
