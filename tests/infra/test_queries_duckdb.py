@@ -320,7 +320,14 @@ def data(tmp_path_factory):
         old = generate_and_analyze(work / "old", out_both, 5000, 11, old_at)
     except (pytest.fail.Exception, AssertionError) as e:
         return SetupFailure(str(e))
-    return {"recent": recent, "old": old, "out_recent": out_recent, "out_both": out_both}
+    # `--out DIR` mirrors S3, so the tables sit under the default summary
+    # prefix `flowguard/`, like the Glue tables' locations.
+    return {
+        "recent": recent,
+        "old": old,
+        "out_recent": out_recent / "flowguard",
+        "out_both": out_both / "flowguard",
+    }
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ GLUE_COLUMNS = {
     "files": "source string, bucket string, key string, path string, records bigint, ok bigint, "
     "nodata bigint, skipdata bigint, malformed bigint, malformed_samples array<string>, "
     "first_start bigint, last_end bigint, compressed_bytes bigint, uncompressed_bytes bigint, "
-    "findings bigint, limits_hit array<string>, analyzer_version string, processed_at string",
+    "findings bigint, limits_hit array<string>, fields array<string>, analyzer_version string, processed_at string",
     "ports": "source string, dstport int, protocol int, action string, flows bigint, packets bigint, "
     "bytes bigint, distinct_sources bigint, distinct_destinations bigint",
     "talkers": "source string, rank int, address string, bytes_in bigint, bytes_out bigint, "
