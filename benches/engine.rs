@@ -32,13 +32,21 @@ struct Args {
     filter: Option<String>,
 }
 
+/// `cargo bench` passes `--bench` to every bench binary, custom harness or
+/// not. `cargo test --all-targets` (what `make test` and CI run) runs this
+/// binary too, in the unoptimised test profile and without `--bench`: then
+/// it only does a small smoke run, so the test suite stays fast.
 fn args() -> Args {
+    let smoke = !std::env::args().any(|a| a == "--bench");
     let mut a = Args {
-        records: 200_000,
-        runs: 5,
+        records: if smoke { 3_000 } else { 200_000 },
+        runs: if smoke { 1 } else { 5 },
         seed: 7,
         filter: None,
     };
+    if smoke {
+        println!("engine bench: smoke run (no --bench: not under `cargo bench`), numbers are not meaningful");
+    }
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut num = |name: &str| -> u64 {
@@ -50,7 +58,6 @@ fn args() -> Args {
             "--records" => a.records = num("--records"),
             "--runs" => a.runs = num("--runs").max(1) as usize,
             "--seed" => a.seed = num("--seed"),
-            // `cargo bench` passes --bench; harness = false benches ignore it.
             "--bench" => {}
             s if s.starts_with('-') => {}
             s => a.filter = Some(s.to_string()),

@@ -114,7 +114,7 @@ pub enum ObjectOutcome {
 
 /// Why one object failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("s3://{bucket}/{key}: {error}")]
+#[error("{error}")]
 pub struct ObjectFailure {
     /// Bucket.
     pub bucket: String,
@@ -282,10 +282,16 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
             key: obj.key.clone(),
             reason: reason.to_string(),
         };
+        // Every failure message names the object, once.
+        let name = format!("s3://{}/{}", obj.bucket, obj.key);
         let fail = |error: String, retryable: bool| ObjectFailure {
             bucket: obj.bucket.clone(),
             key: obj.key.clone(),
-            error,
+            error: if error.starts_with(&name) {
+                error
+            } else {
+                format!("{name}: {error}")
+            },
             retryable,
         };
         if obj.bucket == out_bucket && obj.key.starts_with(&prefix) {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 
 use flowguard::handler::{Handler, Settings};
@@ -53,7 +53,15 @@ async fn main() -> Result<(), Error> {
     let handler = Arc::new(Handler::new(store, publisher, settings));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
-        async move { handler.handle(event.payload).await.map_err(Error::from) }
+        async move {
+            handler.handle(event.payload).await.map_err(|e| Diagnostic {
+                error_type: match e {
+                    flowguard::handler::HandlerError::Event(_) => "UnrecognisedEvent".to_string(),
+                    flowguard::handler::HandlerError::Objects(_) => "ObjectsFailed".to_string(),
+                },
+                error_message: e.to_string(),
+            })
+        }
     }))
     .await
 }

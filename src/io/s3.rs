@@ -51,7 +51,14 @@ where
                 message,
             }
         }
-        _ if status == Some(404) || code == "NoSuchKey" || code == "NotFound" => {
+        // A missing bucket is a configuration problem that can be fixed
+        // while the event waits: retryable, and named as such.
+        _ if code == "NoSuchBucket" => StoreError::Retryable {
+            bucket,
+            key,
+            message: "no such bucket".to_string(),
+        },
+        _ if status == Some(404) || matches!(code, "NoSuchKey" | "NoSuchVersion" | "NotFound") => {
             StoreError::NotFound { bucket, key }
         }
         _ if status.is_some_and(|s| s >= 500 || s == 429)

@@ -1,7 +1,7 @@
 //! [`Publisher`] over Amazon SNS: `MessageStructure=json` with the message
 //! attributes subscription filter policies use.
 
-use aws_sdk_sns::error::{DisplayErrorContext, SdkError};
+use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 
@@ -59,7 +59,19 @@ impl Publisher for SnsPublisher {
                 // Every SNS failure is retried: a missing topic or a denied
                 // publish may be fixed while the event waits.
                 let retryable = !matches!(e, SdkError::ConstructionFailure(_));
-                Err(err(DisplayErrorContext(&e).to_string(), retryable))
+                // The service's code and message when there is one; the
+                // full context (which can hold a raw HTTP response) otherwise,
+                // cut short.
+                let message = match (e.code(), e.message()) {
+                    (Some(code), Some(msg)) => format!("{code}: {msg}"),
+                    (Some(code), None) => code.to_string(),
+                    _ => {
+                        let mut m = DisplayErrorContext(&e).to_string();
+                        m.truncate(300);
+                        m
+                    }
+                };
+                Err(err(message, retryable))
             }
         }
     }

@@ -335,3 +335,33 @@ def retarget(event: Any, bucket: str, version_of: Callable[[str], str | None] | 
     else:
         raise AssertionError(f"unknown event shape: {list(ev)}")
     return ev, keys
+
+
+# --- one object, each event shape (fault and load tests) ---------------------------
+
+SHAPES = ("s3", "sqs", "batch")
+
+
+def event_for(shape: str, bucket: str, keys: list[str], *, version_ids: dict[str, str] | None = None,
+              message_ids: list[str] | None = None) -> dict[str, Any]:
+    """An invocation for `keys` as an S3 notification ("s3": one event with one
+    record per key), an SQS batch ("sqs": one message per key, each an S3
+    notification) or S3 Batch Operations 1.0 ("batch": one task per key)."""
+    import uuid
+    version_ids = version_ids or {}
+    if shape == "s3":
+        ev: dict[str, Any] = {"Records": []}
+        for k in keys:
+            ev["Records"] += s3_notification(bucket, k, version_id=version_ids.get(k))["Records"]
+        return ev
+    if shape == "sqs":
+        ids = message_ids or [str(uuid.uuid4()) for _ in keys]
+        return {"Records": [sqs_record(i, json.dumps(s3_notification(bucket, k, version_id=version_ids.get(k))))
+                            for i, k in zip(ids, keys)]}
+    if shape == "batch":
+        return {"invocationSchemaVersion": "1.0", "invocationId": "inv-" + uuid.uuid4().hex,
+                "job": {"id": str(uuid.uuid4())},
+                "tasks": [{"taskId": f"t{i}", "s3Key": urllib.parse.quote(k, safe="/"),
+                           "s3VersionId": version_ids.get(k), "s3BucketArn": f"arn:aws:s3:::{bucket}"}
+                          for i, k in enumerate(keys)]}
+    raise AssertionError(f"unknown shape {shape}")

@@ -1,0 +1,324 @@
+"""A small fault-injecting HTTP/1.1 proxy for the end-to-end tests.
+
+    with FaultProxy(os.environ["MOTO_ENDPOINT"]) as proxy:
+        proxy.cut_responses(path_contains=urllib.parse.quote(key), after_body_bytes=50_000)
+        ... point the binary's AWS_ENDPOINT_URL at proxy.endpoint ...
+        proxy.clear()            # pass everything through again
+        proxy.cuts               # how many responses were cut
+
+It listens on 127.0.0.1 only and forwards every request to the upstream
+(moto), one upstream connection per client connection, keep-alive included.
+Requests and responses are framed (Content-Length, chunked, or until close)
+so that each request on a kept-alive connection is seen. A request matching
+the active fault gets the upstream's status line and headers (with the full
+Content-Length), then only the first N bytes of its body, and then the
+connection is closed: S3 "failing mid-stream".
+
+Its lifetime is bounded: it shuts itself down after `lifetime` seconds, and
+idle connections time out.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+_MAX_HEAD = 64 * 1024
+
+
+class _Closed(Exception):
+    pass
+
+
+class _Conn:
+    """A socket with a read buffer."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = bytearray()
+
+    def _fill(self) -> bool:
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self.buf += data
+        return True
+
+    def read_head(self) -> bytes | None:
+        """Bytes up to and including the blank line; None on a clean EOF
+        before any byte."""
+        while True:
+            i = self.buf.find(b"\r\n\r\n")
+            if i >= 0:
+                head = bytes(self.buf[: i + 4])
+                del self.buf[: i + 4]
+                return head
+            if len(self.buf) > _MAX_HEAD:
+                raise _Closed("head too large")
+            if not self._fill():
+                if self.buf:
+                    raise _Closed("EOF inside a message head")
+                return None
+
+    def read_line(self) -> bytes:
+        while True:
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                line = bytes(self.buf[: i + 2])
+                del self.buf[: i + 2]
+                return line
+            if not self._fill():
+                raise _Closed("EOF inside a chunked body")
+
+    def read_some(self, limit: int) -> bytes:
+        if not self.buf and not self._fill():
+            return b""
+        n = min(limit, len(self.buf))
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def _parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
+    lines = head.decode("latin-1").split("\r\n")
+    headers = []
+    for ln in lines[1:]:
+        if ln:
+            k, _, v = ln.partition(":")
+            headers.append((k.strip(), v.strip()))
+    return lines[0], headers
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    for k, v in headers:
+        if k.lower() == name:
+            return v
+    return None
+
+
+def _build_head(first: str, headers: list[tuple[str, str]]) -> bytes:
+    return ("\r\n".join([first] + [f"{k}: {v}" for k, v in headers]) + "\r\n\r\n").encode("latin-1")
+
+
+def _copy_body(src: _Conn, dst: socket.socket, headers: list[tuple[str, str]], *, until_close: bool,
+               limit: int | None = None) -> int:
+    """Copies one message body; returns the body bytes copied. With `limit`,
+    stops after that many payload bytes (the caller then cuts the connection)."""
+    sent = 0
+    te = (_header(headers, "transfer-encoding") or "").lower()
+    cl = _header(headers, "content-length")
+
+    def room() -> int:
+        return 1 << 30 if limit is None else limit - sent
+
+    if "chunked" in te:
+        while True:
+            line = src.read_line()
+            size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            if limit is not None and room() <= 0:
+                return sent
+            dst.sendall(line)
+            if size == 0:
+                while True:  # trailers up to the blank line
+                    t = src.read_line()
+                    dst.sendall(t)
+                    if t == b"\r\n":
+                        return sent
+            left = size
+            while left:
+                data = src.read_some(min(left, room()))
+                if not data:
+                    raise _Closed("EOF inside a chunk")
+                dst.sendall(data)
+                left -= len(data)
+                sent += len(data)
+                if limit is not None and room() <= 0:
+                    return sent
+            dst.sendall(src.read_line())
+    elif cl is not None:
+        left = int(cl)
+        while left and room() > 0:
+            data = src.read_some(min(left, room(), 65536))
+            if not data:
+                raise _Closed("EOF inside a body")
+            dst.sendall(data)
+            left -= len(data)
+            sent += len(data)
+        return sent
+    elif until_close:
+        while room() > 0:
+            data = src.read_some(min(room(), 65536))
+            if not data:
+                break
+            dst.sendall(data)
+            sent += len(data)
+        return sent
+    return 0
+
+
+@dataclass
+class Cut:
+    method: str
+    path: str
+    status: int
+    content_length: int | None
+    body_bytes_sent: int
+
+
+class FaultProxy:
+    def __init__(self, upstream: str, *, lifetime: float = 600.0, idle_timeout: float = 120.0) -> None:
+        u = urllib.parse.urlsplit(upstream)
+        assert u.scheme == "http" and u.hostname in ("127.0.0.1", "localhost"), \
+            f"refusing a non-loopback upstream {upstream}"
+        self.upstream = (u.hostname, u.port or 80)
+        self.lifetime = lifetime
+        self.idle_timeout = idle_timeout
+        self._lock = threading.Lock()
+        self._fault: tuple[str, int, tuple[str, ...]] | None = None
+        self.cuts: list[Cut] = []
+        self.requests: list[tuple[str, str, int]] = []  # (method, path, status)
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._conns: set[socket.socket] = set()
+        self._thread = threading.Thread(target=self._accept_loop, name="fault-proxy", daemon=True)
+
+    # -- control -----------------------------------------------------------
+    def cut_responses(self, path_contains: str, after_body_bytes: int, methods: tuple[str, ...] = ("GET",)) -> None:
+        """From now on, responses to requests whose path contains
+        `path_contains` are cut after `after_body_bytes` bytes of body."""
+        with self._lock:
+            self._fault = (path_contains, after_body_bytes, methods)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._fault = None
+
+    def _fault_for(self, method: str, path: str) -> int | None:
+        with self._lock:
+            f = self._fault
+        if f and method in f[2] and f[0] in path:
+            return f[1]
+        return None
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> "FaultProxy":
+        self._deadline = time.monotonic() + self.lifetime
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+        self._sock.close()
+
+    def __enter__(self) -> "FaultProxy":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _accept_loop(self) -> None:
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            try:
+                client, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            client.settimeout(self.idle_timeout)
+            with self._lock:
+                self._conns.add(client)
+            threading.Thread(target=self._serve, args=(client,), name="fault-proxy-conn", daemon=True).start()
+        self._stop.set()
+
+    # -- one client connection -------------------------------------------------
+    def _connect_upstream(self) -> _Conn:
+        s = socket.create_connection(self.upstream, timeout=self.idle_timeout)
+        with self._lock:
+            self._conns.add(s)
+        return _Conn(s)
+
+    def _serve(self, client_sock: socket.socket) -> None:
+        client = _Conn(client_sock)
+        upstream: _Conn | None = None
+        try:
+            while not self._stop.is_set():
+                head = client.read_head()
+                if head is None:
+                    return
+                first, headers = _parse_head(head)
+                method, path, _version = first.split(" ", 2)
+                if (_header(headers, "expect") or "").lower() == "100-continue":
+                    client.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    headers = [(k, v) for k, v in headers if k.lower() != "expect"]
+                if upstream is None:
+                    upstream = self._connect_upstream()
+                upstream.sock.sendall(_build_head(first, headers))
+                _copy_body(client, upstream.sock, headers, until_close=False)
+                # response (skipping interim 1xx answers)
+                while True:
+                    rhead = upstream.read_head()
+                    if rhead is None:
+                        raise _Closed("upstream closed before answering")
+                    rfirst, rheaders = _parse_head(rhead)
+                    status = int(rfirst.split(" ", 2)[1])
+                    if status >= 200:
+                        break
+                    client.sock.sendall(rhead)
+                with self._lock:
+                    self.requests.append((method, path, status))
+                has_body = method != "HEAD" and status not in (204, 304)
+                limit = self._fault_for(method, path) if status == 200 else None
+                client.sock.sendall(rhead)
+                if has_body and limit is not None:
+                    sent = _copy_body(upstream, client.sock, rheaders, until_close=True, limit=limit)
+                    cl = _header(rheaders, "content-length")
+                    with self._lock:
+                        self.cuts.append(Cut(method, path, status, int(cl) if cl else None, sent))
+                    return  # cut: close both sides without the rest of the body
+                if has_body:
+                    _copy_body(upstream, client.sock, rheaders, until_close=True)
+                closing = ((_header(rheaders, "connection") or "").lower() == "close"
+                           or (has_body and _header(rheaders, "content-length") is None
+                               and "chunked" not in (_header(rheaders, "transfer-encoding") or "").lower()))
+                if closing:
+                    return
+                if (_header(headers, "connection") or "").lower() == "close":
+                    return
+        except (_Closed, OSError, ValueError) as e:
+            if not self._stop.is_set():
+                with self._lock:
+                    self.errors.append(f"{type(e).__name__}: {e}")
+        finally:
+            for c in (client, upstream):
+                if c is not None:
+                    with self._lock:
+                        self._conns.discard(c.sock)
+                    c.close()
