@@ -478,3 +478,247 @@ pub fn emf_line(
     })
     .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    //! Error paths with in-memory fakes; the S3/SNS paths are tested against
+    //! moto in `tests/e2e`.
+    use super::*;
+    use crate::io::memory::{MemoryPublisher, MemoryStore};
+    use serde_json::json;
+
+    const BUCKET: &str = "logs";
+    const KEY: &str = "AWSLogs/123456789012/vpcflowlogs/us-east-1/2025/06/26/123456789012_vpcflowlogs_us-east-1_fl-1_20250626T1820Z_ab.log";
+
+    fn exposed_ssh() -> Vec<u8> {
+        let mut t = String::from("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n");
+        for i in 0..25 {
+            t.push_str(&format!(
+                "2 123456789012 eni-1 198.51.100.7 10.0.0.5 {} 22 6 10 800 1750961400 1750961460 ACCEPT OK\n",
+                40000 + i
+            ));
+        }
+        t.into_bytes()
+    }
+
+    fn handler() -> (
+        Arc<MemoryStore>,
+        Arc<MemoryPublisher>,
+        Handler<MemoryStore, MemoryPublisher>,
+    ) {
+        let store = Arc::new(MemoryStore::default());
+        let publisher = Arc::new(MemoryPublisher::default());
+        let settings = Settings::from_env(vec![(
+            "FLOWGUARD_TOPIC_ARN".to_string(),
+            "arn:aws:sns:us-east-1:123456789012:findings".to_string(),
+        )])
+        .unwrap();
+        let h = Handler::new(store.clone(), publisher.clone(), settings);
+        (store, publisher, h)
+    }
+
+    fn object(key: &str) -> ObjectRef {
+        ObjectRef {
+            bucket: BUCKET.into(),
+            key: key.into(),
+            size: None,
+            etag: None,
+            version_id: None,
+            sequencer: None,
+        }
+    }
+
+    fn published(p: &MemoryPublisher) -> usize {
+        p.published.lock().unwrap().len()
+    }
+
+    fn summaries(s: &MemoryStore) -> Vec<String> {
+        s.keys(BUCKET)
+            .into_iter()
+            .filter(|k| k.starts_with("flowguard/") && !k.starts_with("flowguard/_state/"))
+            .collect()
+    }
+
+    fn markers(s: &MemoryStore) -> Vec<String> {
+        s.keys(BUCKET)
+            .into_iter()
+            .filter(|k| k.starts_with("flowguard/_state/"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn processes_publishes_once_and_skips_duplicates() {
+        let (store, publisher, h) = handler();
+        store.insert(BUCKET, KEY, exposed_ssh());
+        let out = h.process(&object(KEY)).await.unwrap();
+        assert!(
+            matches!(
+                out,
+                ObjectOutcome::Processed {
+                    findings: 2,
+                    published: true,
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+        assert_eq!(summaries(&store).len(), 6);
+        assert!(summaries(&store).iter().any(|k| k.starts_with(
+            "flowguard/files/account=123456789012/region=us-east-1/dt=2025-06-26/hour=18/"
+        )));
+        assert_eq!(markers(&store).len(), 1);
+        let again = h.process(&object(KEY)).await.unwrap();
+        assert!(
+            matches!(&again, ObjectOutcome::Skipped { reason, .. } if reason == "already processed")
+        );
+        assert_eq!(published(&publisher), 1);
+        let msg = &publisher.published.lock().unwrap()[0];
+        assert_eq!(msg.severity, Severity::High);
+        assert!(msg
+            .subject
+            .starts_with("[HIGH] flowguard: 2 findings in 123456789012/us-east-1"));
+    }
+
+    #[tokio::test]
+    async fn failed_summary_write_is_retryable_and_converges() {
+        let (store, publisher, h) = handler();
+        store.insert(BUCKET, KEY, exposed_ssh());
+        *store.fail_puts.lock().unwrap() = Some("503 SlowDown".into());
+        let err = h.process(&object(KEY)).await.unwrap_err();
+        assert!(err.retryable);
+        assert!(err.error.contains(KEY), "{}", err.error);
+        assert_eq!(published(&publisher), 0);
+        assert!(markers(&store).is_empty());
+        *store.fail_puts.lock().unwrap() = None;
+        h.process(&object(KEY)).await.unwrap();
+        let snapshot = || -> Vec<_> {
+            summaries(&store)
+                .into_iter()
+                .filter(|k| !k.starts_with("flowguard/files/")) // processed_at differs
+                .map(|k| (store.get(BUCKET, &k), k))
+                .collect()
+        };
+        let first = snapshot();
+        assert_eq!(first.len(), 5);
+        assert_eq!(published(&publisher), 1);
+        // A later retry (marker lost) converges to the same keys and bytes.
+        store
+            .objects
+            .lock()
+            .unwrap()
+            .retain(|(_, k), _| !k.starts_with("flowguard/_state/"));
+        h.process(&object(KEY)).await.unwrap();
+        assert_eq!(snapshot(), first);
+    }
+
+    #[tokio::test]
+    async fn failed_publish_writes_no_marker_and_the_retry_publishes_once() {
+        let (store, publisher, h) = handler();
+        store.insert(BUCKET, KEY, exposed_ssh());
+        *publisher.fail.lock().unwrap() = Some("topic missing".into());
+        let err = h.process(&object(KEY)).await.unwrap_err();
+        assert!(err.retryable);
+        assert!(markers(&store).is_empty());
+        *publisher.fail.lock().unwrap() = None;
+        h.process(&object(KEY)).await.unwrap();
+        h.process(&object(KEY)).await.unwrap();
+        assert_eq!(published(&publisher), 1);
+        assert_eq!(markers(&store).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn not_a_flow_log_is_permanent_and_writes_nothing() {
+        let (store, publisher, h) = handler();
+        store.insert(
+            BUCKET,
+            KEY,
+            b"\x00\x01binary garbage that is not a flow log\n".to_vec(),
+        );
+        let err = h.process(&object(KEY)).await.unwrap_err();
+        assert!(!err.retryable);
+        assert!(err.error.contains("not a flow log"), "{}", err.error);
+        assert!(summaries(&store).is_empty());
+        assert_eq!(published(&publisher), 0);
+    }
+
+    #[tokio::test]
+    async fn own_output_and_missing_objects_are_skipped() {
+        let (store, _publisher, h) = handler();
+        let own = h
+            .process(&object("flowguard/files/x.json.gz"))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&own, ObjectOutcome::Skipped { reason, .. } if reason.contains("summary output"))
+        );
+        let gone = h.process(&object(KEY)).await.unwrap();
+        assert!(matches!(&gone, ObjectOutcome::Skipped { reason, .. } if reason == NO_SUCH_OBJECT));
+        assert!(store.keys(BUCKET).is_empty());
+    }
+
+    #[tokio::test]
+    async fn sqs_batch_reports_exactly_the_failed_message() {
+        let (store, _publisher, h) = handler();
+        store.insert(BUCKET, KEY, exposed_ssh());
+        store.insert(
+            BUCKET,
+            "AWSLogs/bad.log.gz",
+            b"\x1f\x8b\x08\x00truncated".to_vec(),
+        );
+        let body = |k: &str| {
+            json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": BUCKET}, "object": {"key": k}}}]})
+            .to_string()
+        };
+        let event = json!({"Records": [
+            {"messageId": "good", "eventSource": "aws:sqs", "body": body(KEY)},
+            {"messageId": "bad", "eventSource": "aws:sqs", "body": body("AWSLogs/bad.log.gz")},
+            {"messageId": "junk", "eventSource": "aws:sqs", "body": "{}"}]});
+        let out = h.handle(event).await.unwrap();
+        assert_eq!(
+            out,
+            json!({"batchItemFailures": [{"itemIdentifier": "bad"}, {"itemIdentifier": "junk"}]})
+        );
+    }
+
+    #[tokio::test]
+    async fn batch_operations_result_codes() {
+        let (store, _publisher, h) = handler();
+        store.insert(BUCKET, KEY, exposed_ssh());
+        let event = json!({"invocationSchemaVersion": "1.0", "invocationId": "inv-1", "job": {"id": "j"},
+            "tasks": [
+                {"taskId": "t-ok", "s3Key": KEY, "s3BucketArn": "arn:aws:s3:::logs"},
+                {"taskId": "t-missing", "s3Key": "AWSLogs/none.log.gz", "s3BucketArn": "arn:aws:s3:::logs"}]});
+        let out = h.handle(event).await.unwrap();
+        assert_eq!(out["invocationId"], "inv-1");
+        assert_eq!(out["treatMissingKeysAs"], "PermanentFailure");
+        assert_eq!(out["results"][0]["taskId"], "t-ok");
+        assert_eq!(out["results"][0]["resultCode"], "Succeeded");
+        assert_eq!(out["results"][1]["resultCode"], "PermanentFailure");
+        *store.fail_opens.lock().unwrap() = Some("connection reset".into());
+        let event = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv-2", "job": {"id": "j"},
+            "tasks": [{"taskId": "t-net", "s3Key": "AWSLogs/x.log.gz", "s3Bucket": "logs"}]});
+        let out = h.handle(event).await.unwrap();
+        assert_eq!(out["results"][0]["resultCode"], "TemporaryFailure");
+    }
+
+    #[test]
+    fn settings_reject_unknown_and_invalid_variables() {
+        let one = |k: &str, v: &str| Settings::from_env(vec![(k.to_string(), v.to_string())]);
+        assert_eq!(
+            one("FLOWGUARD_TOPIC_ARN", "not-an-arn").unwrap_err().origin,
+            "FLOWGUARD_TOPIC_ARN"
+        );
+        assert_eq!(
+            one("FLOWGUARD_SUMMARY_BUCKET", "Bad_Bucket")
+                .unwrap_err()
+                .origin,
+            "FLOWGUARD_SUMMARY_BUCKET"
+        );
+        assert_eq!(
+            one("FLOWGUARD_TYPO", "1").unwrap_err().origin,
+            "FLOWGUARD_TYPO"
+        );
+        assert!(one("FLOWGUARD_TOPIC_ARN", "").unwrap().topic_arn.is_none());
+    }
+}
