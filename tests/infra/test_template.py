@@ -336,7 +336,7 @@ def test_function_runtime_and_build(function):
 def test_function_sizing_parameters(template, function):
     params = template["Parameters"]
     props = function["Properties"]
-    assert props["MemorySize"] == {"Ref": "MemorySize"} and params["MemorySize"]["Default"] == 256
+    assert props["MemorySize"] == {"Ref": "MemorySize"} and params["MemorySize"]["Default"] == 512
     assert props["Timeout"] == {"Ref": "Timeout"} and params["Timeout"]["Default"] == 300
     assert params["ReservedConcurrency"]["Default"] == 0
     assert props["ReservedConcurrentExecutions"] == {
