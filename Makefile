@@ -72,8 +72,8 @@ invoke: venv
 	scripts/with-moto $(VPY) scripts/invoke.py events/s3-put.json
 
 bench: venv
-	$(CARGO) build --release --bin flowguard
-	$(VPY) scripts/bench.py
+	$(CARGO) build --release --bins
+	scripts/with-moto $(VPY) scripts/bench.py --lambda --lambda-bin target/release/flowguard-lambda
 
 fuzz:
 	scripts/fuzz.sh $${FUZZ_SECONDS:-60}

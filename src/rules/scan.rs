@@ -20,9 +20,14 @@ const ACK: u16 = 0x10;
 #[derive(Debug, Default)]
 pub struct PortScan {
     vertical_seen: FxHashSet<u64>,
-    vertical: FxHashMap<(IpAddr, IpAddr), u64>,
+    /// Distinct ports per (source, destination), keyed by a 64-bit hash.
+    vertical: FxHashMap<u64, u32>,
     sweep_seen: FxHashSet<u64>,
-    sweep: FxHashMap<(IpAddr, u16), u64>,
+    /// Distinct destinations per (source, port), keyed by a 64-bit hash.
+    sweep: FxHashMap<u64, u32>,
+    /// Sources whose largest vertical or sweep reached a threshold, with
+    /// the target that shows it: the only place real addresses are kept.
+    scanners: FxHashMap<IpAddr, Best>,
     attempts: FxHashMap<IpAddr, Hits>,
     limit_hit: bool,
 }
@@ -56,7 +61,18 @@ impl Rule for PortScan {
         match insert_bounded(&mut self.vertical_seen, vkey, seen_cap) {
             Some(new) => {
                 if new {
-                    *self.vertical.entry((flow.src, flow.dst)).or_default() += 1;
+                    let pair = mix(hs ^ hd.rotate_left(33) ^ 0x7e57);
+                    let n = self.vertical.entry(pair).or_default();
+                    *n += 1;
+                    let n = u64::from(*n);
+                    if n >= config.port_scan_threshold {
+                        if let Some(b) = crate::bounded::entry(&mut self.scanners, flow.src, cap) {
+                            if n > b.ports || (n == b.ports && Some(flow.dst) < b.host) {
+                                b.ports = n;
+                                b.host = Some(flow.dst);
+                            }
+                        }
+                    }
                 }
                 counted = true;
             }
@@ -68,7 +84,20 @@ impl Rule for PortScan {
             match insert_bounded(&mut self.sweep_seen, skey, seen_cap) {
                 Some(new) => {
                     if new {
-                        *self.sweep.entry((flow.src, port)).or_default() += 1;
+                        let pair = mix(hs.rotate_left(11) ^ u64::from(port) ^ 0xface);
+                        let n = self.sweep.entry(pair).or_default();
+                        *n += 1;
+                        let n = u64::from(*n);
+                        if n >= config.sweep_threshold {
+                            if let Some(b) =
+                                crate::bounded::entry(&mut self.scanners, flow.src, cap)
+                            {
+                                if n > b.hosts || (n == b.hosts && Some(port) < b.port) {
+                                    b.hosts = n;
+                                    b.port = Some(port);
+                                }
+                            }
+                        }
                     }
                     counted = true;
                 }
@@ -89,25 +118,14 @@ impl Rule for PortScan {
     }
 
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
-        // Largest vertical and sweep per source.
-        let mut best: FxHashMap<IpAddr, (u64, Option<IpAddr>, u64, Option<u16>)> =
-            FxHashMap::default();
-        for (&(src, dst), &n) in &self.vertical {
-            let e = best.entry(src).or_insert((0, None, 0, None));
-            if n > e.0 || (n == e.0 && Some(dst) < e.1) {
-                e.0 = n;
-                e.1 = Some(dst);
-            }
-        }
-        for (&(src, port), &n) in &self.sweep {
-            let e = best.entry(src).or_insert((0, None, 0, None));
-            if n > e.2 || (n == e.2 && Some(port) < e.3) {
-                e.2 = n;
-                e.3 = Some(port);
-            }
-        }
         for (src, hits) in sorted(&self.attempts) {
-            let Some(&(ports, host, hosts, port)) = best.get(src) else {
+            let Some(&Best {
+                ports,
+                host,
+                hosts,
+                port,
+            }) = self.scanners.get(src)
+            else {
                 continue;
             };
             let vertical = ports >= config.port_scan_threshold;
@@ -151,8 +169,18 @@ impl Rule for PortScan {
             + self.vertical.len()
             + self.sweep_seen.len()
             + self.sweep.len()
+            + self.scanners.len()
             + self.attempts.len()
     }
+}
+
+/// The largest scan of one source.
+#[derive(Debug, Default, Clone, Copy)]
+struct Best {
+    ports: u64,
+    host: Option<IpAddr>,
+    hosts: u64,
+    port: Option<u16>,
 }
 
 /// `Some(true)` when `h` is new and was added, `Some(false)` when already
