@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 
 use super::{
-    port_label, remote_service_technique, Finding, FindingContext, Flow, Hits, Rule, RuleId,
+    ports_label, remote_service_technique, Finding, FindingContext, Flow, Hits, Rule, RuleId,
 };
 use crate::config::Config;
 
@@ -46,12 +46,7 @@ impl Rule for AdminPortExposed {
 
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
         for ((src, dst), hits) in sorted(&self.pairs) {
-            let ports = hits
-                .dst_ports()
-                .iter()
-                .map(|p| port_label(*p))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let ports = ports_label(&hits.dst_ports());
             let title = format!(
                 "{ports} on {dst} accepted {} flow{} from internet address {src}",
                 hits.flows,
@@ -115,12 +110,7 @@ impl Rule for AdminPortBruteForce {
             if hits.flows < config.brute_force_threshold {
                 continue;
             }
-            let ports = hits
-                .dst_ports()
-                .iter()
-                .map(|p| port_label(*p))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let ports = ports_label(&hits.dst_ports());
             let title = format!(
                 "Internet address {src} made {} flows to {ports} on {} host{} ({} accepted, {} rejected)",
                 hits.flows,

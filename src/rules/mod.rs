@@ -260,6 +260,15 @@ pub fn port_label(port: u16) -> String {
     }
 }
 
+/// `SSH (22), RDP (3389)`: labels of ports, in the order given.
+pub fn ports_label(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .map(|p| port_label(*p))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// MITRE ATT&CK remote-services technique for an admin port.
 pub fn remote_service_technique(port: u16) -> &'static str {
     match port {

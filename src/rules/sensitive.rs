@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 
 use super::admin::{plural, sorted, track};
-use super::{port_label, Finding, FindingContext, Flow, Hits, Rule, RuleId};
+use super::{ports_label, Finding, FindingContext, Flow, Hits, Rule, RuleId};
 use crate::config::Config;
 
 /// Accepted inbound flows from the internet to a sensitive port.
@@ -47,11 +47,7 @@ impl Rule for SensitivePortExposed {
         for (src, hits) in sorted(&self.sources) {
             let mut ports = hits.dst_ports();
             ports.sort_unstable();
-            let ports = ports
-                .iter()
-                .map(|p| port_label(*p))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let ports = ports_label(&ports);
             let dsts = hits
                 .dst_addrs()
                 .iter()
