@@ -8,7 +8,9 @@ use super::admin::{sorted, track};
 use super::{Finding, FindingContext, Flow, Hits, Rule, RuleId};
 use crate::config::Config;
 
-/// Counts REJECTed flows per source (server replies excluded).
+/// Counts REJECTed flows per source. Replies are counted too: a scanner
+/// sending from port 53 or 80 looks like a server reply to `port-scan`, and
+/// this rule is what still sees it.
 #[derive(Debug, Default)]
 pub struct RejectedTraffic {
     sources: FxHashMap<IpAddr, Hits>,
