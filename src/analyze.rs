@@ -302,7 +302,10 @@ impl Scanner {
                     self.line_no
                 ))
             }
-            State::Parsing(_) => self.malformed(&LineError::TooLong),
+            State::Parsing(_) => {
+                self.counts.records += 1;
+                self.note_malformed(&LineError::TooLong);
+            }
             State::Failed(_) => {}
         }
     }
@@ -351,11 +354,7 @@ impl Scanner {
         let view = match parser.parse(line) {
             Ok(v) => v,
             Err(e) => {
-                let line_no = self.line_no;
-                self.counts.malformed += 1;
-                if self.samples.len() < MAX_MALFORMED_SAMPLES {
-                    self.samples.push(format!("line {line_no}: {e}"));
-                }
+                self.note_malformed(&e);
                 return;
             }
         };
@@ -388,8 +387,9 @@ impl Scanner {
         }
     }
 
-    fn malformed(&mut self, e: &LineError) {
-        self.counts.records += 1;
+    /// Counts a malformed record (already counted in `records`) and keeps
+    /// a sample of the first few.
+    fn note_malformed(&mut self, e: &LineError) {
         self.counts.malformed += 1;
         if self.samples.len() < MAX_MALFORMED_SAMPLES {
             self.samples.push(format!("line {}: {e}", self.line_no));

@@ -101,6 +101,7 @@ pub fn analyze_reader<R: Read + Send>(
         count: compressed.clone(),
     };
     let mut aggregator = Aggregator::new(config);
+    let object = source.clone(); // named in errors even if a thread fails
     let mut failure = None;
     let scanner = std::thread::scope(|s| {
         s.spawn(move || {
@@ -153,7 +154,7 @@ pub fn analyze_reader<R: Read + Send>(
         Ok(s) => s,
         Err(_) => {
             return Err(AnalyzeError::Read {
-                object: SourceRef::Path { path: "?".into() },
+                object,
                 bytes: 0,
                 error: io::Error::other("scanner thread panicked"),
             })
@@ -161,7 +162,7 @@ pub fn analyze_reader<R: Read + Send>(
     };
     if let Some((error, bytes)) = failure {
         return Err(AnalyzeError::Read {
-            object: scanner.source().clone(),
+            object,
             bytes,
             error,
         });

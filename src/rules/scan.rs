@@ -11,7 +11,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::admin::{plural, sorted, track};
 use super::{Finding, FindingContext, Flow, Hits, Rule, RuleId};
 use crate::config::Config;
-use crate::summary::addr_hash;
+use crate::summary::{addr_hash, mix64 as mix};
 
 const SYN: u16 = 0x02;
 const ACK: u16 = 0x10;
@@ -193,11 +193,4 @@ fn insert_bounded(set: &mut FxHashSet<u64>, h: u64, cap: usize) -> Option<bool> 
     } else {
         None
     }
-}
-
-/// SplitMix64 finaliser.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }

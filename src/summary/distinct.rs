@@ -42,7 +42,12 @@ pub fn addr_hash(a: IpAddr) -> u64 {
         IpAddr::V4(v) => u128::from(u32::from(v)) | (1u128 << 100),
         IpAddr::V6(v) => u128::from(v),
     };
-    let mut z = (x as u64) ^ ((x >> 64) as u64).rotate_left(29) ^ 0x9E37_79B9_7F4A_7C15;
+    mix64((x as u64) ^ ((x >> 64) as u64).rotate_left(29) ^ 0x9E37_79B9_7F4A_7C15)
+}
+
+/// The SplitMix64 finaliser: spreads any 64-bit value over all bits.
+#[inline]
+pub fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)

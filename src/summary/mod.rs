@@ -11,7 +11,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde::Serialize;
 
-pub use distinct::{addr_hash, Distinct};
+pub use distinct::{addr_hash, mix64, Distinct};
 pub use partition::{delivery_time, safe_component, stem, KeyFacts, PartitionKey};
 pub use tables::{AdminRow, PortsRow, ServicesRow, TableBuilder, Tables, TalkersRow};
 
