@@ -206,6 +206,8 @@ pub struct Scanner {
     last_end: Option<u64>,
     uncompressed: u64,
     warnings: Vec<String>,
+    /// The text being scanned is ASCII (so valid UTF-8).
+    known_utf8: bool,
 }
 
 /// The second half of the engine: observations in, rule state and summary
@@ -273,6 +275,7 @@ impl Scanner {
             last_end: None,
             uncompressed: 0,
             warnings: Vec::new(),
+            known_utf8: false,
         }
     }
 
@@ -280,6 +283,8 @@ impl Scanner {
     /// end of the object).
     pub fn scan_text(&mut self, text: &[u8], out: &mut Vec<Observation>) {
         self.uncompressed += text.len() as u64;
+        // One ASCII check for the chunk spares each line its UTF-8 check.
+        self.known_utf8 = text.is_ascii();
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', text) {
             self.scan_line(&text[start..end], out);
@@ -288,6 +293,7 @@ impl Scanner {
         if start < text.len() {
             self.scan_line(&text[start..], out);
         }
+        self.known_utf8 = false;
     }
 
     /// Notes a line longer than [`MAX_LINE_BYTES`] that the reader skipped
@@ -351,7 +357,7 @@ impl Scanner {
             return;
         };
         self.counts.records += 1;
-        let view = match parser.parse(line) {
+        let view = match parser.parse_with(line, self.known_utf8) {
             Ok(v) => v,
             Err(e) => {
                 self.note_malformed(&e);

@@ -106,13 +106,98 @@ impl LineParser {
 
     /// Parses one line (without its `\n`; a trailing `\r` is ignored).
     pub fn parse<'a>(&'a mut self, line: &'a [u8]) -> Result<RecordView<'a>, LineError> {
+        self.parse_with(line, false)
+    }
+
+    /// [`LineParser::parse`] for a caller that already knows the line is
+    /// valid UTF-8 (the scanner checks a whole chunk for ASCII at once).
+    /// If it is not, text columns of the view read as absent.
+    pub fn parse_with<'a>(
+        &'a mut self,
+        line: &'a [u8],
+        known_utf8: bool,
+    ) -> Result<RecordView<'a>, LineError> {
         if line.len() > MAX_LINE_BYTES {
             return Err(LineError::TooLong);
         }
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let text = std::str::from_utf8(line).map_err(|_| LineError::InvalidUtf8)?;
+        if !known_utf8 && std::str::from_utf8(line).is_err() {
+            return Err(LineError::InvalidUtf8);
+        }
+        let record = match self.fast(line) {
+            Some(r) => r,
+            None => self.slow(line)?,
+        };
+        Ok(RecordView {
+            record,
+            line,
+            spans: &self.spans,
+            format: &self.format,
+        })
+    }
+
+    /// One pass over the line: each column is split and typed together,
+    /// integers and IPv4 octets eight bytes at a time. Anything unusual
+    /// (a wrong column count, a bad value, IPv6) returns `None` and the
+    /// line goes through [`LineParser::slow`], which says exactly what is
+    /// wrong.
+    #[inline]
+    fn fast(&mut self, b: &[u8]) -> Option<FlowRecord> {
         self.spans.clear();
-        let bytes = text.as_bytes();
+        let n = b.len();
+        let mut rec = FlowRecord::default();
+        let mut at = 0usize;
+        for col in 0..self.kinds.len() {
+            while b.get(at) == Some(&b' ') {
+                at += 1;
+            }
+            let first = *b.get(at)?;
+            let start = at;
+            let end = if first == b'-' && matches!(b.get(at + 1), None | Some(b' ')) {
+                at + 1
+            } else {
+                match self.kinds[col] {
+                    FieldKind::Int { max } => {
+                        let (x, end) = int_at(b, at)?;
+                        if x > max {
+                            return None;
+                        }
+                        set_int(&mut rec, self.slots[col], x);
+                        end
+                    }
+                    FieldKind::Addr => {
+                        let (a, end) = match ipv4_at(b, at) {
+                            Some((v4, end)) => (IpAddr::V4(v4), end),
+                            None => {
+                                let end = field_end(b, at);
+                                (parse_addr(&b[at..end])?, end)
+                            }
+                        };
+                        set_addr(&mut rec, self.slots[col], a);
+                        end
+                    }
+                    FieldKind::Text => field_end(b, at),
+                    kind => {
+                        let end = field_end(b, at);
+                        if !set_word(&mut rec, kind, &b[at..end]) {
+                            return None;
+                        }
+                        end
+                    }
+                }
+            };
+            self.spans.push((start as u32, end as u32));
+            at = end;
+        }
+        while b.get(at) == Some(&b' ') {
+            at += 1;
+        }
+        (at >= n).then_some(rec)
+    }
+
+    /// Splits first, then types each column, reporting the first problem.
+    fn slow(&mut self, bytes: &[u8]) -> Result<FlowRecord, LineError> {
+        self.spans.clear();
         let n = bytes.len();
         let want = self.kinds.len();
         let mut found = 0usize;
@@ -146,87 +231,184 @@ impl LineParser {
             let ok = match self.kinds[col] {
                 FieldKind::Int { max } => match parse_u64(v) {
                     Some(x) if x <= max => {
-                        match self.slots[col] {
-                            Slot::Version => rec.version = Some(x as u8),
-                            Slot::SrcPort => rec.srcport = Some(x as u16),
-                            Slot::DstPort => rec.dstport = Some(x as u16),
-                            Slot::Protocol => rec.protocol = Some(x as u8),
-                            Slot::Packets => rec.packets = Some(x),
-                            Slot::Bytes => rec.bytes = Some(x),
-                            Slot::Start => rec.start = Some(x),
-                            Slot::End => rec.end = Some(x),
-                            Slot::TcpFlags => rec.tcp_flags = Some(x as u16),
-                            _ => {}
-                        }
+                        set_int(&mut rec, self.slots[col], x);
                         true
                     }
                     _ => false,
                 },
                 FieldKind::Addr => match parse_addr(v) {
                     Some(a) => {
-                        match self.slots[col] {
-                            Slot::SrcAddr => rec.srcaddr = Some(a),
-                            Slot::DstAddr => rec.dstaddr = Some(a),
-                            _ => {}
-                        }
+                        set_addr(&mut rec, self.slots[col], a);
                         true
                     }
                     None => false,
                 },
-                FieldKind::Action => match v {
-                    b"ACCEPT" => {
-                        rec.action = Some(Action::Accept);
-                        true
-                    }
-                    b"REJECT" => {
-                        rec.action = Some(Action::Reject);
-                        true
-                    }
-                    _ => false,
-                },
-                FieldKind::LogStatus => match v {
-                    b"OK" => {
-                        rec.log_status = Some(LogStatus::Ok);
-                        true
-                    }
-                    b"NODATA" => {
-                        rec.log_status = Some(LogStatus::NoData);
-                        true
-                    }
-                    b"SKIPDATA" => {
-                        rec.log_status = Some(LogStatus::SkipData);
-                        true
-                    }
-                    _ => false,
-                },
-                FieldKind::Direction => match v {
-                    b"ingress" => {
-                        rec.flow_direction = Some(FlowDirection::Ingress);
-                        true
-                    }
-                    b"egress" => {
-                        rec.flow_direction = Some(FlowDirection::Egress);
-                        true
-                    }
-                    _ => false,
-                },
                 FieldKind::Text => true,
+                kind => set_word(&mut rec, kind, v),
             };
             if !ok {
                 let field = self.format.columns()[col].name().to_string();
+                let value = String::from_utf8_lossy(v);
                 return Err(LineError::InvalidValue {
                     field,
-                    value: truncate(&text[s as usize..e as usize], 64).to_string(),
+                    value: truncate(&value, 64).to_string(),
                 });
             }
         }
-        Ok(RecordView {
-            record: rec,
-            line: text,
-            spans: &self.spans,
-            format: &self.format,
-        })
+        Ok(rec)
     }
+}
+
+#[inline]
+fn set_int(rec: &mut FlowRecord, slot: Slot, x: u64) {
+    match slot {
+        Slot::Version => rec.version = Some(x as u8),
+        Slot::SrcPort => rec.srcport = Some(x as u16),
+        Slot::DstPort => rec.dstport = Some(x as u16),
+        Slot::Protocol => rec.protocol = Some(x as u8),
+        Slot::Packets => rec.packets = Some(x),
+        Slot::Bytes => rec.bytes = Some(x),
+        Slot::Start => rec.start = Some(x),
+        Slot::End => rec.end = Some(x),
+        Slot::TcpFlags => rec.tcp_flags = Some(x as u16),
+        _ => {}
+    }
+}
+
+#[inline]
+fn set_addr(rec: &mut FlowRecord, slot: Slot, a: IpAddr) {
+    match slot {
+        Slot::SrcAddr => rec.srcaddr = Some(a),
+        Slot::DstAddr => rec.dstaddr = Some(a),
+        _ => {}
+    }
+}
+
+/// The enumerated text fields; `false` for a value outside the field's set.
+#[inline]
+fn set_word(rec: &mut FlowRecord, kind: FieldKind, v: &[u8]) -> bool {
+    match (kind, v) {
+        (FieldKind::Action, b"ACCEPT") => rec.action = Some(Action::Accept),
+        (FieldKind::Action, b"REJECT") => rec.action = Some(Action::Reject),
+        (FieldKind::LogStatus, b"OK") => rec.log_status = Some(LogStatus::Ok),
+        (FieldKind::LogStatus, b"NODATA") => rec.log_status = Some(LogStatus::NoData),
+        (FieldKind::LogStatus, b"SKIPDATA") => rec.log_status = Some(LogStatus::SkipData),
+        (FieldKind::Direction, b"ingress") => rec.flow_direction = Some(FlowDirection::Ingress),
+        (FieldKind::Direction, b"egress") => rec.flow_direction = Some(FlowDirection::Egress),
+        (FieldKind::Text, _) => {}
+        _ => return false,
+    }
+    true
+}
+
+/// Eight bytes from `at`, padded with spaces past the end of the line (a
+/// space ends every field).
+#[inline]
+fn load8(b: &[u8], at: usize) -> u64 {
+    let mut word = [b' '; 8];
+    if let Some(full) = b.get(at..at + 8) {
+        word.copy_from_slice(full); // fixed size: one load, no memcpy call
+    } else if let Some(tail) = b.get(at..) {
+        word[..tail.len()].copy_from_slice(tail);
+    }
+    u64::from_le_bytes(word)
+}
+
+/// How many of the word's leading (lowest) bytes are ASCII digits (0..=8).
+#[inline]
+fn digit_count(w: u64) -> u32 {
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const THREES: u64 = 0x3030_3030_3030_3030;
+    // A byte is zero in `v` iff it is 0x30..=0x39. Adding 6 can carry only
+    // out of a non-digit byte, into the bytes after the first non-digit,
+    // which are not counted.
+    let v = ((w & HIGH) ^ THREES) | ((w.wrapping_add(0x0606_0606_0606_0606) & HIGH) ^ THREES);
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let nonzero = ((v & LOW7).wrapping_add(LOW7) | v) & 0x8080_8080_8080_8080;
+    nonzero.trailing_zeros() / 8
+}
+
+/// The value of the word's first `len` bytes (1..=8), which are digits.
+#[inline]
+fn swar_value(w: u64, len: u32) -> u64 {
+    // Move the digits to the top; the zero bytes below read as leading 0s.
+    let d = (w << (8 * (8 - len))) & 0x0F0F_0F0F_0F0F_0F0F;
+    let d = d.wrapping_mul(2561) >> 8;
+    let d = (d & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601) >> 16;
+    (d & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001) >> 32
+}
+
+const POW10: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// A decimal integer of up to 19 digits at `at`, ended by a space or the
+/// end of the line: its value and where it ends. `None` otherwise (the slow
+/// path then decides, with overflow checks for 20 digits).
+#[inline]
+fn int_at(b: &[u8], at: usize) -> Option<(u64, usize)> {
+    let w = load8(b, at);
+    let len = digit_count(w);
+    if len == 0 {
+        return None;
+    }
+    if len < 8 {
+        if (w >> (8 * len)) as u8 != b' ' {
+            return None;
+        }
+        return Some((swar_value(w, len), at + len as usize));
+    }
+    let mut x = swar_value(w, 8);
+    let mut p = at + 8;
+    loop {
+        let w = load8(b, p);
+        let len = digit_count(w);
+        if p - at + len as usize > 19 {
+            return None;
+        }
+        if len < 8 {
+            if (w >> (8 * len)) as u8 != b' ' {
+                return None;
+            }
+            if len > 0 {
+                x = x * POW10[len as usize] + swar_value(w, len);
+            }
+            return Some((x, p + len as usize));
+        }
+        x = x * POW10[8] + swar_value(w, 8);
+        p += 8;
+    }
+}
+
+/// A dotted-quad IPv4 address at `at` ended by a space or the end of the
+/// line (std's rules: 1 to 3 digits an octet, no leading zeros).
+#[inline]
+fn ipv4_at(b: &[u8], at: usize) -> Option<(Ipv4Addr, usize)> {
+    let mut octets = [0u8; 4];
+    let mut p = at;
+    for (i, octet) in octets.iter_mut().enumerate() {
+        let w = load8(b, p);
+        let len = digit_count(w);
+        if len == 0 || len > 3 || (len > 1 && w as u8 == b'0') {
+            return None;
+        }
+        let v = swar_value(w, len);
+        let end = if i < 3 { b'.' } else { b' ' };
+        if v > 255 || (w >> (8 * len)) as u8 != end {
+            return None;
+        }
+        *octet = v as u8;
+        p += len as usize + 1;
+    }
+    Some((Ipv4Addr::from(octets), p - 1))
 }
 
 fn slot_of(f: Field) -> Slot {
@@ -418,6 +600,60 @@ mod tests {
             p.parse(&vec![b'1'; MAX_LINE_BYTES + 1]).unwrap_err(),
             LineError::TooLong
         );
+    }
+
+    #[test]
+    fn word_at_a_time_matches_byte_at_a_time() {
+        let mut ints: Vec<String> = vec!["0".into(), "007".into(), u64::MAX.to_string()];
+        let mut x: u64 = 1;
+        for _ in 0..19 {
+            ints.push(x.to_string());
+            ints.push((x - 1).to_string());
+            ints.push((x * 9 + 7).to_string());
+            x *= 10;
+        }
+        ints.push("18446744073709551616".into()); // 20 digits, overflows
+        ints.push("123456789012345678901".into());
+        for v in &ints {
+            for tail in ["", " ", " x", "x", ".", "-"] {
+                let line = format!("{v}{tail}");
+                let fast = int_at(line.as_bytes(), 0);
+                let ends = tail.is_empty() || tail.starts_with(' ');
+                let want = parse_u64(v.as_bytes()).filter(|_| ends);
+                match fast {
+                    Some((n, end)) => {
+                        assert_eq!(Some(n), want, "{line:?}");
+                        assert_eq!(end, v.len(), "{line:?}");
+                    }
+                    // The fast path may give up (20 digits); never wrongly.
+                    None => assert!(want.is_none() || v.len() > 19, "{line:?}"),
+                }
+            }
+        }
+        let addrs = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.0.1",
+            "1.22.133.4",
+            "256.0.0.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..2.3",
+            "1.2.3.4x",
+            "1234.1.1.1",
+        ];
+        for a in addrs {
+            for tail in ["", " 7"] {
+                let line = format!("{a}{tail}");
+                let fast = ipv4_at(line.as_bytes(), 0).map(|(v, end)| (v, end == a.len()));
+                assert_eq!(
+                    fast,
+                    parse_ipv4(a.as_bytes()).map(|v| (v, true)),
+                    "{line:?}"
+                );
+            }
+        }
     }
 
     #[test]

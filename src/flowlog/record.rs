@@ -96,7 +96,8 @@ pub enum Value<'a> {
 pub struct RecordView<'a> {
     /// The typed core fields.
     pub record: FlowRecord,
-    pub(crate) line: &'a str,
+    /// The line, known to be valid UTF-8.
+    pub(crate) line: &'a [u8],
     pub(crate) spans: &'a [(u32, u32)],
     pub(crate) format: &'a Format,
 }
@@ -112,7 +113,7 @@ impl<'a> RecordView<'a> {
     /// The raw text of column `i`.
     pub fn column_text(&self, i: usize) -> Option<&'a str> {
         let (s, e) = *self.spans.get(i)?;
-        self.line.get(s as usize..e as usize)
+        std::str::from_utf8(self.line.get(s as usize..e as usize)?).ok()
     }
 
     /// The typed value of column `i`. Values were validated when the line was
@@ -134,8 +135,8 @@ impl<'a> RecordView<'a> {
         })
     }
 
-    /// The whole line.
-    pub fn line(&self) -> &'a str {
+    /// The whole line's bytes (without a trailing `\r`).
+    pub fn bytes(&self) -> &'a [u8] {
         self.line
     }
 

@@ -30,7 +30,9 @@ pub const MAX_INTERFACES: usize = 65_536;
 pub struct InterfaceTable {
     ids: FxHashMap<Box<str>, u32>,
     names: Vec<Box<str>>,
-    last: Option<(Box<str>, u32)>,
+    /// The slot of the previous lookup: records of one interface often
+    /// come in runs.
+    last: Option<u32>,
 }
 
 impl InterfaceTable {
@@ -38,9 +40,9 @@ impl InterfaceTable {
     /// full).
     #[inline]
     pub fn intern(&mut self, id: &str) -> u32 {
-        if let Some((name, slot)) = &self.last {
-            if &**name == id {
-                return *slot;
+        if let Some(slot) = self.last {
+            if self.names.get(slot as usize).is_some_and(|n| &**n == id) {
+                return slot;
             }
         }
         let slot = match self.ids.get(id) {
@@ -53,7 +55,7 @@ impl InterfaceTable {
             }
             None => return NO_INTERFACE,
         };
-        self.last = Some((id.into(), slot));
+        self.last = Some(slot);
         slot
     }
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::flowlog::{Action, FlowDirection, FlowRecord};
 use crate::source::SourceRef;
+use crate::summary::addr_hash;
 
 mod admin;
 pub mod finding;
@@ -152,6 +153,10 @@ pub struct Flow<'a> {
     /// A server's reply (from a port below 1024 to one of 1024 or above):
     /// never an attempt by the sender.
     pub is_reply: bool,
+    /// [`addr_hash`] of the source, computed once for the tables and rules.
+    pub src_hash: u64,
+    /// [`addr_hash`] of the destination.
+    pub dst_hash: u64,
 }
 
 impl<'a> Flow<'a> {
@@ -175,6 +180,8 @@ impl<'a> Flow<'a> {
             src_trusted,
             inbound,
             is_reply,
+            src_hash: addr_hash(src),
+            dst_hash: addr_hash(dst),
         })
     }
 

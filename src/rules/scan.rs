@@ -6,12 +6,13 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use super::admin::{plural, sorted, track};
 use super::{Finding, FindingContext, Flow, Hits, Rule, RuleId};
+use crate::bounded::{HashCounter, HashSet64};
 use crate::config::Config;
-use crate::summary::{addr_hash, mix64 as mix};
+use crate::summary::mix64 as mix;
 
 const SYN: u16 = 0x02;
 const ACK: u16 = 0x10;
@@ -19,12 +20,12 @@ const ACK: u16 = 0x10;
 /// Tracks distinct (destination, port) attempts per source.
 #[derive(Debug, Default)]
 pub struct PortScan {
-    vertical_seen: FxHashSet<u64>,
+    vertical_seen: HashSet64,
     /// Distinct ports per (source, destination), keyed by a 64-bit hash.
-    vertical: FxHashMap<u64, u32>,
-    sweep_seen: FxHashSet<u64>,
+    vertical: HashCounter,
+    sweep_seen: HashSet64,
     /// Distinct destinations per (source, port), keyed by a 64-bit hash.
-    sweep: FxHashMap<u64, u32>,
+    sweep: HashCounter,
     /// Sources whose largest vertical or sweep reached a threshold, with
     /// the target that shows it: the only place real addresses are kept.
     scanners: FxHashMap<IpAddr, Best>,
@@ -53,18 +54,17 @@ impl Rule for PortScan {
         }
         let cap = config.max_tracked;
         // The seen-sets hold 64-bit hashes of (source, destination, port):
-        // 9 bytes an attempt instead of 40, bounded at 4 x max_tracked.
+        // 8 bytes an attempt in fixed tables, bounded at 4 x max_tracked.
         let seen_cap = cap.saturating_mul(4);
-        let (hs, hd) = (addr_hash(flow.src), addr_hash(flow.dst));
+        let (hs, hd) = (flow.src_hash, flow.dst_hash);
         let mut counted = false;
         let vkey = mix(hs ^ hd.rotate_left(21) ^ u64::from(port));
-        match insert_bounded(&mut self.vertical_seen, vkey, seen_cap) {
+        match self.vertical_seen.insert(vkey, seen_cap) {
             Some(new) => {
                 if new {
                     let pair = mix(hs ^ hd.rotate_left(33) ^ 0x7e57);
-                    let n = self.vertical.entry(pair).or_default();
-                    *n += 1;
-                    let n = u64::from(*n);
+                    // Never full: it has at most one counter per seen entry.
+                    let n = u64::from(self.vertical.increment(pair, seen_cap).unwrap_or(0));
                     if n >= config.port_scan_threshold {
                         if let Some(b) = crate::bounded::entry(&mut self.scanners, flow.src, cap) {
                             if n > b.ports || (n == b.ports && Some(flow.dst) < b.host) {
@@ -81,13 +81,11 @@ impl Rule for PortScan {
         if rejected {
             let skey =
                 mix(hs.rotate_left(7) ^ hd.rotate_left(43) ^ (u64::from(port) << 48) ^ 0x5eed);
-            match insert_bounded(&mut self.sweep_seen, skey, seen_cap) {
+            match self.sweep_seen.insert(skey, seen_cap) {
                 Some(new) => {
                     if new {
                         let pair = mix(hs.rotate_left(11) ^ u64::from(port) ^ 0xface);
-                        let n = self.sweep.entry(pair).or_default();
-                        *n += 1;
-                        let n = u64::from(*n);
+                        let n = u64::from(self.sweep.increment(pair, seen_cap).unwrap_or(0));
                         if n >= config.sweep_threshold {
                             if let Some(b) =
                                 crate::bounded::entry(&mut self.scanners, flow.src, cap)
@@ -181,16 +179,4 @@ struct Best {
     host: Option<IpAddr>,
     hosts: u64,
     port: Option<u16>,
-}
-
-/// `Some(true)` when `h` is new and was added, `Some(false)` when already
-/// there, `None` when the set is full.
-fn insert_bounded(set: &mut FxHashSet<u64>, h: u64, cap: usize) -> Option<bool> {
-    if set.len() < cap {
-        Some(set.insert(h))
-    } else if set.contains(&h) {
-        Some(false)
-    } else {
-        None
-    }
 }

@@ -29,7 +29,7 @@ struct WithSource<'a, T: Serialize> {
 
 /// Encodes rows as gzip NDJSON, each row with a `source` column.
 pub fn encode_rows<T: Serialize>(source: &str, rows: &[T]) -> Vec<u8> {
-    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
     for row in rows {
         // Serialising plain structs into a Vec cannot fail.
         if serde_json::to_writer(&mut gz, &WithSource { source, row }).is_ok() {
@@ -41,7 +41,7 @@ pub fn encode_rows<T: Serialize>(source: &str, rows: &[T]) -> Vec<u8> {
 
 /// Encodes rows that already carry their own `source` (the findings).
 pub fn encode_plain<T: Serialize>(rows: &[T]) -> Vec<u8> {
-    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
     for row in rows {
         if serde_json::to_writer(&mut gz, row).is_ok() {
             let _ = gz.write_all(b"\n");

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
-use super::distinct::{addr_hash, Distinct};
+use super::distinct::Distinct;
 use serde::Serialize;
 
 use crate::bounded;
@@ -180,7 +180,9 @@ pub struct Tables {
 #[derive(Debug, Default)]
 pub struct TableBuilder {
     ports: FxHashMap<PortKey, PortAcc>,
-    talkers: FxHashMap<IpAddr, TalkerAcc>,
+    /// Talkers by family: a `u32` key hashes and compares in one step.
+    talkers_v4: FxHashMap<u32, TalkerAcc>,
+    talkers_v6: FxHashMap<u128, TalkerAcc>,
     admin: FxHashMap<AdminKey, AdminAcc>,
     services: FxHashMap<ServiceKey, Counter>,
     limits: Vec<&'static str>,
@@ -197,7 +199,16 @@ impl TableBuilder {
 
         // talkers
         for (addr, outbound) in [(flow.src, true), (flow.dst, false)] {
-            match bounded::entry(&mut self.talkers, addr, cap) {
+            // One bound for both families.
+            let room = cap.saturating_sub(self.talkers_v6.len());
+            let acc = match addr {
+                IpAddr::V4(a) => bounded::entry(&mut self.talkers_v4, u32::from(a), room),
+                IpAddr::V6(a) => {
+                    let room = cap.saturating_sub(self.talkers_v4.len());
+                    bounded::entry(&mut self.talkers_v6, u128::from(a), room)
+                }
+            };
+            match acc {
                 Some(acc) if outbound => acc.out.add(packets, bytes),
                 Some(acc) => acc.r#in.add(packets, bytes),
                 None => note_limit(&mut self.limits, "talkers"),
@@ -216,8 +227,8 @@ impl TableBuilder {
         }
         if let Some(acc) = acc {
             acc.c.add(packets, bytes);
-            acc.sources.add(addr_hash(flow.src));
-            acc.destinations.add(addr_hash(flow.dst));
+            acc.sources.add(flow.src_hash);
+            acc.destinations.add(flow.dst_hash);
         }
 
         if config.admin_ports.contains(dstport) {
@@ -276,7 +287,15 @@ impl TableBuilder {
             })
             .collect();
 
-        let mut talkers: Vec<_> = self.talkers.into_iter().collect();
+        let v4 = self
+            .talkers_v4
+            .into_iter()
+            .map(|(a, t)| (IpAddr::from(a.to_be_bytes()), t));
+        let v6 = self
+            .talkers_v6
+            .into_iter()
+            .map(|(a, t)| (IpAddr::from(a.to_be_bytes()), t));
+        let mut talkers: Vec<_> = v4.chain(v6).collect();
         let total = |a: &TalkerAcc| a.r#in.bytes.saturating_add(a.out.bytes);
         talkers.sort_by(|(ka, a), (kb, b)| total(b).cmp(&total(a)).then(ka.cmp(kb)));
         talkers.truncate(top_talkers);
@@ -342,7 +361,8 @@ impl TableBuilder {
                 .values()
                 .map(|p| (p.sources.heap_bytes() + p.destinations.heap_bytes()) / 64)
                 .sum::<usize>()
-            + self.talkers.len()
+            + self.talkers_v4.len()
+            + self.talkers_v6.len()
             + self.admin.len()
             + self.services.len()
     }
