@@ -238,7 +238,12 @@ impl<'c> Aggregator<'c> {
     /// Runs the rules and tables over a batch of observations.
     pub fn consume(&mut self, batch: &[Observation]) {
         let config = self.config;
-        for o in batch {
+        /// How many records ahead the table slots are prefetched.
+        const AHEAD: usize = 8;
+        for (i, o) in batch.iter().enumerate() {
+            if let Some(ahead) = batch.get(i + AHEAD) {
+                self.tables.prefetch(&ahead.record);
+            }
             let r = &o.record;
             if r.log_status == Some(LogStatus::SkipData) {
                 for rule in &mut self.rules {

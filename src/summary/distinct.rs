@@ -90,12 +90,9 @@ impl Distinct {
         }
     }
 
-    /// Heap bytes used (for memory accounting).
-    pub fn heap_bytes(&self) -> usize {
-        match self {
-            Distinct::Exact { .. } => 0,
-            Distinct::Sketch(_) => REGISTERS / 2,
-        }
+    /// Whether the counter has switched to its (heap) sketch.
+    pub fn is_sketch(&self) -> bool {
+        matches!(self, Distinct::Sketch(_))
     }
 }
 
@@ -146,7 +143,7 @@ mod tests {
             d.add(addr_hash(IpAddr::from([10, 0, 0, i as u8])));
         }
         assert_eq!(d.count(), 5);
-        assert_eq!(d.heap_bytes(), 0);
+        assert!(!d.is_sketch());
         for (n, tolerance) in [(50u32, 0.1), (1000, 0.2), (100_000, 0.25)] {
             let mut d = Distinct::default();
             for i in 0..n {

@@ -1,6 +1,7 @@
 //! Summaries of one object: aggregation into tables, partition keys, and
 //! the gzip NDJSON encoding of SPEC §3. Pure: bytes out, no I/O.
 
+mod addrmap;
 mod distinct;
 mod partition;
 mod tables;

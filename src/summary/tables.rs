@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
+use super::addrmap::U32Map;
 use super::distinct::Distinct;
 use serde::Serialize;
 
@@ -25,6 +26,35 @@ struct PortKey {
     dstport: u16,
     protocol: Option<u8>,
     action: Option<Action>,
+}
+
+impl PortKey {
+    /// Port in bits 16..32, protocol in 8..16, then whether the protocol
+    /// is present and the action (0 none, 1 accept, 2 reject).
+    #[inline]
+    fn pack(self) -> u32 {
+        let action = match self.action {
+            None => 0,
+            Some(Action::Accept) => 1,
+            Some(Action::Reject) => 2,
+        };
+        u32::from(self.dstport) << 16
+            | u32::from(self.protocol.unwrap_or(0)) << 8
+            | u32::from(self.protocol.is_some()) << 2
+            | action
+    }
+
+    fn unpack(k: u32) -> PortKey {
+        PortKey {
+            dstport: (k >> 16) as u16,
+            protocol: (k & 4 != 0).then_some((k >> 8) as u8),
+            action: match k & 3 {
+                1 => Some(Action::Accept),
+                2 => Some(Action::Reject),
+                _ => None,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -179,9 +209,10 @@ pub struct Tables {
 /// Accumulates the aggregate tables of one object.
 #[derive(Debug, Default)]
 pub struct TableBuilder {
-    ports: FxHashMap<PortKey, PortAcc>,
+    /// By [`PortKey::pack`].
+    ports: U32Map<PortAcc>,
     /// Talkers by family: a `u32` key hashes and compares in one step.
-    talkers_v4: FxHashMap<u32, TalkerAcc>,
+    talkers_v4: U32Map<TalkerAcc>,
     talkers_v6: FxHashMap<u128, TalkerAcc>,
     admin: FxHashMap<AdminKey, AdminAcc>,
     services: FxHashMap<ServiceKey, Counter>,
@@ -189,6 +220,25 @@ pub struct TableBuilder {
 }
 
 impl TableBuilder {
+    /// Starts loading the table slots a record will use (call a few records
+    /// ahead of [`TableBuilder::add`]).
+    #[inline]
+    pub fn prefetch(&self, r: &crate::flowlog::FlowRecord) {
+        for a in [r.srcaddr, r.dstaddr].into_iter().flatten() {
+            if let IpAddr::V4(a) = a {
+                self.talkers_v4.prefetch(u32::from(a));
+            }
+        }
+        if let Some(dstport) = r.dstport {
+            let key = PortKey {
+                dstport,
+                protocol: r.protocol,
+                action: r.action,
+            };
+            self.ports.prefetch(key.pack());
+        }
+    }
+
     /// Adds one OK record.
     #[inline]
     pub fn add(&mut self, flow: &Flow<'_>, config: &Config) {
@@ -202,7 +252,7 @@ impl TableBuilder {
             // One bound for both families.
             let room = cap.saturating_sub(self.talkers_v6.len());
             let acc = match addr {
-                IpAddr::V4(a) => bounded::entry(&mut self.talkers_v4, u32::from(a), room),
+                IpAddr::V4(a) => self.talkers_v4.entry(u32::from(a), room),
                 IpAddr::V6(a) => {
                     let room = cap.saturating_sub(self.talkers_v4.len());
                     bounded::entry(&mut self.talkers_v6, u128::from(a), room)
@@ -221,7 +271,7 @@ impl TableBuilder {
             protocol: r.protocol,
             action: r.action,
         };
-        let acc = bounded::entry(&mut self.ports, key, cap);
+        let acc = self.ports.entry(key.pack(), cap);
         if acc.is_none() {
             note_limit(&mut self.limits, "ports");
         }
@@ -271,7 +321,11 @@ impl TableBuilder {
 
     /// The rows, in a stable order.
     pub fn finish(self, top_talkers: usize) -> Tables {
-        let mut ports: Vec<_> = self.ports.into_iter().collect();
+        let mut ports: Vec<_> = self
+            .ports
+            .into_entries()
+            .map(|(k, a)| (PortKey::unpack(k), a))
+            .collect();
         ports.sort_by_key(|(k, _)| *k);
         let ports = ports
             .into_iter()
@@ -289,7 +343,7 @@ impl TableBuilder {
 
         let v4 = self
             .talkers_v4
-            .into_iter()
+            .into_entries()
             .map(|(a, t)| (IpAddr::from(a.to_be_bytes()), t));
         let v6 = self
             .talkers_v6
@@ -353,13 +407,16 @@ impl TableBuilder {
         }
     }
 
-    /// Entries held, for tests of the memory bound.
+    /// Entries held (a sketch counts as one more), for tests of the memory
+    /// bound.
     pub fn entries(&self) -> usize {
         self.ports.len()
             + self
                 .ports
                 .values()
-                .map(|p| (p.sources.heap_bytes() + p.destinations.heap_bytes()) / 64)
+                .map(|p| {
+                    usize::from(p.sources.is_sketch()) + usize::from(p.destinations.is_sketch())
+                })
                 .sum::<usize>()
             + self.talkers_v4.len()
             + self.talkers_v6.len()
