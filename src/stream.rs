@@ -16,7 +16,7 @@ use crate::flowlog::MAX_LINE_BYTES;
 use crate::source::SourceRef;
 
 /// Size of one text buffer handed from the reader to the parser.
-pub const CHUNK_BYTES: usize = 256 * 1024;
+pub const CHUNK_BYTES: usize = 128 * 1024;
 /// Buffers in flight between the threads.
 pub const CHUNKS_IN_FLIGHT: usize = 4;
 const INPUT_BUFFER: usize = 128 * 1024;

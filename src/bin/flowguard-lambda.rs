@@ -12,7 +12,7 @@ use flowguard::handler::{Handler, Settings};
 use flowguard::io::s3::S3Store;
 use flowguard::io::sns::SnsPublisher;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt()
         .json()

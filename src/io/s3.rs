@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::{ObjectStore, OpenedObject, StoreError};
 
 /// Body chunks in flight between the network task and the parser.
-const BODY_CHUNKS_IN_FLIGHT: usize = 8;
+const BODY_CHUNKS_IN_FLIGHT: usize = 2;
 
 /// The S3 client, built once at start-up.
 #[derive(Debug, Clone)]

@@ -104,8 +104,8 @@ impl Finding {
             rejected_flows: hits.rejected,
             distinct_dst_addrs: dsts.len() as u64,
             distinct_dst_ports: port_count,
-            first_seen: hits.first.map(rfc3339),
-            last_seen: hits.last.map(rfc3339),
+            first_seen: hits.first().map(rfc3339),
+            last_seen: hits.last().map(rfc3339),
             source: ctx.source.clone(),
             mitre_attack,
         }

@@ -3,7 +3,7 @@
 //!
 //! Rules keep one [`Hits`] per source (or source and destination), so its
 //! size decides the memory of an object with many sources: the counters
-//! and the first destination, port and interface are inline (about 100
+//! and the first destination, port and interface are inline (96
 //! bytes); the rest of the capped sample lists is allocated only once a key
 //! has seen `detail_from` flows, i.e. once it is a candidate for a finding.
 
@@ -95,10 +95,13 @@ pub struct Hits {
     pub accepted: u64,
     /// Flows with action REJECT.
     pub rejected: u64,
-    /// Earliest `start`.
-    pub first: Option<u64>,
-    /// Latest `end`.
-    pub last: Option<u64>,
+    /// Earliest `start` (see [`Hits::first`]): a plain `u64` and a flag
+    /// instead of an `Option`, 16 bytes less per tracked key.
+    first: u64,
+    /// Latest `end` (see [`Hits::last`]).
+    last: u64,
+    has_first: bool,
+    has_last: bool,
     /// Protocol when all flows share one; `None` once they differ.
     pub protocol: Option<u8>,
     mixed_protocols: bool,
@@ -116,8 +119,10 @@ impl Default for Hits {
             bytes: 0,
             accepted: 0,
             rejected: 0,
-            first: None,
-            last: None,
+            first: 0,
+            last: 0,
+            has_first: false,
+            has_last: false,
             protocol: None,
             mixed_protocols: false,
             dst0: None,
@@ -188,11 +193,23 @@ impl Hits {
     #[inline]
     pub fn add_times(&mut self, start: Option<u64>, end: Option<u64>) {
         if let Some(s) = start {
-            self.first = Some(self.first.map_or(s, |f| f.min(s)));
+            self.first = if self.has_first { self.first.min(s) } else { s };
+            self.has_first = true;
         }
         if let Some(e) = end.or(start) {
-            self.last = Some(self.last.map_or(e, |l| l.max(e)));
+            self.last = if self.has_last { self.last.max(e) } else { e };
+            self.has_last = true;
         }
+    }
+
+    /// Earliest `start`.
+    pub fn first(&self) -> Option<u64> {
+        self.has_first.then_some(self.first)
+    }
+
+    /// Latest `end` (or `start` for a record without `end`).
+    pub fn last(&self) -> Option<u64> {
+        self.has_last.then_some(self.last)
     }
 
     /// Records an interface (capped list), for records without a flow.
@@ -242,5 +259,28 @@ impl Hits {
             .into_iter()
             .chain(extra.iter().copied())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn hits_stay_small() {
+        // One per tracked source: this size times `max_tracked` is the
+        // bound of each rule's map.
+        assert!(
+            std::mem::size_of::<Hits>() <= 96,
+            "{}",
+            std::mem::size_of::<Hits>()
+        );
+        let mut h = Hits::default();
+        assert_eq!((h.first(), h.last()), (None, None));
+        h.add_times(None, Some(9));
+        assert_eq!((h.first(), h.last()), (None, Some(9)));
+        h.add_times(Some(5), None);
+        h.add_times(Some(7), Some(8));
+        assert_eq!((h.first(), h.last()), (Some(5), Some(9)));
     }
 }

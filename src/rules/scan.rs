@@ -54,7 +54,7 @@ impl Rule for PortScan {
         }
         let cap = config.max_tracked;
         // The seen-sets hold 64-bit hashes of (source, destination, port):
-        // 8 bytes an attempt in fixed tables, bounded at 4 x max_tracked.
+        // 4 bytes an attempt in fixed tables, bounded at 4 x max_tracked.
         let seen_cap = cap.saturating_mul(4);
         let (hs, hd) = (flow.src_hash, flow.dst_hash);
         let mut counted = false;

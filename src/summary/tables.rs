@@ -154,10 +154,10 @@ pub struct TalkersRow {
 /// A row of `admin`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AdminRow {
-    /// Source address.
-    pub srcaddr: String,
-    /// Destination address.
-    pub dstaddr: String,
+    /// Source address (written as text).
+    pub srcaddr: IpAddr,
+    /// Destination address (written as text).
+    pub dstaddr: IpAddr,
     /// Admin port.
     pub dstport: u16,
     /// IANA protocol number.
@@ -179,8 +179,8 @@ pub struct AdminRow {
 /// A row of `services`: traffic to one service (address and port).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServicesRow {
-    /// Destination address.
-    pub dstaddr: String,
+    /// Destination address (written as text).
+    pub dstaddr: IpAddr,
     /// Destination port (below 1024, admin or sensitive).
     pub dstport: u16,
     /// IANA protocol number.
@@ -373,8 +373,8 @@ impl TableBuilder {
         let admin = admin
             .into_iter()
             .map(|(k, a)| AdminRow {
-                srcaddr: k.src.to_string(),
-                dstaddr: k.dst.to_string(),
+                srcaddr: k.src,
+                dstaddr: k.dst,
                 dstport: k.dstport,
                 protocol: k.protocol,
                 action: k.action.map(Action::as_str),
@@ -391,7 +391,7 @@ impl TableBuilder {
         let services = services
             .into_iter()
             .map(|(k, c)| ServicesRow {
-                dstaddr: k.dst.to_string(),
+                dstaddr: k.dst,
                 dstport: k.dstport,
                 protocol: k.protocol,
                 flows: c.flows,

@@ -113,7 +113,11 @@ fn golden_report_in_rust_terms() {
     );
     let ssh = &r.tables.admin[0];
     assert_eq!(
-        (ssh.srcaddr.as_str(), ssh.dstaddr.as_str(), ssh.dstport),
+        (
+            ssh.srcaddr.to_string().as_str(),
+            ssh.dstaddr.to_string().as_str(),
+            ssh.dstport
+        ),
         ("198.51.100.7", "10.0.1.20", 22)
     );
     assert_eq!((ssh.flows, ssh.packets, ssh.bytes), (2, 22, 3300));
