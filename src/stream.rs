@@ -18,7 +18,7 @@ use crate::source::SourceRef;
 /// Size of one text buffer handed from the reader to the parser.
 pub const CHUNK_BYTES: usize = 128 * 1024;
 /// Buffers in flight between the threads.
-pub const CHUNKS_IN_FLIGHT: usize = 4;
+pub const CHUNKS_IN_FLIGHT: usize = 8;
 const INPUT_BUFFER: usize = 128 * 1024;
 
 /// How an object is encoded, decided from its first bytes.
