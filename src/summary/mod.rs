@@ -30,23 +30,35 @@ struct WithSource<'a, T: Serialize> {
 
 /// Encodes rows as gzip NDJSON, each row with a `source` column.
 pub fn encode_rows<T: Serialize>(source: &str, rows: &[T]) -> Vec<u8> {
-    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
-    for row in rows {
-        // Serialising plain structs into a Vec cannot fail.
-        if serde_json::to_writer(&mut gz, &WithSource { source, row }).is_ok() {
-            let _ = gz.write_all(b"\n");
-        }
-    }
-    gz.finish().unwrap_or_default()
+    gzip_lines(rows.iter().map(|row| WithSource { source, row }))
 }
 
 /// Encodes rows that already carry their own `source` (the findings).
 pub fn encode_plain<T: Serialize>(rows: &[T]) -> Vec<u8> {
+    gzip_lines(rows.iter())
+}
+
+/// Bytes of JSON collected before each compression call: serde_json writes
+/// token by token, and the compressor is slow to call for a few bytes.
+const JSON_BATCH: usize = 64 * 1024;
+
+fn gzip_lines<T: Serialize>(rows: impl Iterator<Item = T>) -> Vec<u8> {
     let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    let mut json = Vec::with_capacity(JSON_BATCH + 4096);
     for row in rows {
-        if serde_json::to_writer(&mut gz, row).is_ok() {
-            let _ = gz.write_all(b"\n");
+        // Serialising plain structs into a Vec cannot fail; a row that did
+        // would be left out, never half written.
+        let mark = json.len();
+        if serde_json::to_writer(&mut json, &row).is_ok() {
+            json.push(b'\n');
+        } else {
+            json.truncate(mark);
+        }
+        if json.len() >= JSON_BATCH {
+            let _ = gz.write_all(&json);
+            json.clear();
         }
     }
+    let _ = gz.write_all(&json);
     gz.finish().unwrap_or_default()
 }
