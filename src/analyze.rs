@@ -11,7 +11,9 @@ use crate::config::Config;
 use crate::flowlog::{
     Field, FirstLine, FlowRecord, Format, LineError, LineParser, LogStatus, MAX_LINE_BYTES,
 };
-use crate::rules::{all_rules, Finding, FindingContext, Flow, InterfaceTable, Rule, NO_INTERFACE};
+use crate::rules::{
+    all_rules, Finding, FindingContext, FindingSink, Flow, InterfaceTable, Rule, NO_INTERFACE,
+};
 use crate::source::SourceRef;
 use crate::summary::{
     encode_plain, encode_rows, safe_component, KeyFacts, PartitionKey, TableBuilder, Tables,
@@ -540,11 +542,24 @@ impl<'c> Engine<'c> {
         let mut limits_hit: Vec<String> =
             tables.limits_hit().iter().map(|s| s.to_string()).collect();
         for rule in &rules {
-            rule.findings(&ctx, config, &mut findings);
+            let mut sink = FindingSink::new(&mut findings, config.max_findings);
+            rule.findings(&ctx, config, &mut sink);
+            let dropped = sink.dropped();
+            if dropped > 0 {
+                limits_hit.push(format!("findings:{}", rule.id()));
+                warnings.push(format!(
+                    "{}: {dropped} more findings than max_findings ({}) were not kept",
+                    rule.id(),
+                    config.max_findings
+                ));
+            }
             if rule.limit_hit() {
                 limits_hit.push(format!("rule:{}", rule.id()));
             }
         }
+        // The rules' state is done with: free it before the table rows are
+        // built, so the two never peak together.
+        drop(rules);
         sort_findings(&mut findings);
         let (bucket, key, path) = match &source {
             SourceRef::S3 { bucket, key } => (Some(bucket.clone()), Some(key.clone()), None),

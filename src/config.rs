@@ -194,6 +194,9 @@ pub struct Config {
     /// Upper bound on the entries of each table of per-address state; beyond
     /// it new keys are not tracked and the `files` row says so.
     pub max_tracked: usize,
+    /// Findings kept per rule and object; beyond it they are counted, and
+    /// the `files` row lists `findings:<rule>` in `limits_hit`.
+    pub max_findings: usize,
 }
 
 impl Default for Config {
@@ -217,6 +220,7 @@ impl Default for Config {
                 .collect(),
             summary_prefix: "flowguard/".to_string(),
             max_tracked: 100_000,
+            max_findings: 1000,
         }
     }
 }
@@ -235,6 +239,7 @@ pub const KEYS: &[&str] = &[
     "rejected_threshold",
     "top_talkers",
     "max_tracked",
+    "max_findings",
 ];
 
 impl Config {
@@ -275,6 +280,13 @@ impl Config {
                     return Err(err("must be at least 1000".into()));
                 }
                 self.max_tracked = n as usize;
+            }
+            "max_findings" => {
+                let n = parse_count(value).map_err(err)?;
+                if n < 1 {
+                    return Err(err("must be at least 1".into()));
+                }
+                self.max_findings = n as usize;
             }
             _ => {
                 if let Some(rule) = key.strip_prefix("severity_") {

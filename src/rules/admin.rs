@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 
 use super::{
-    ports_label, remote_service_technique, Finding, FindingContext, Flow, Hits, Rule, RuleId,
+    ports_label, remote_service_technique, Finding, FindingContext, FindingSink, Flow, Hits, Rule,
+    RuleId,
 };
 use crate::config::Config;
 
@@ -44,7 +45,7 @@ impl Rule for AdminPortExposed {
         );
     }
 
-    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
+    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>) {
         for ((src, dst), hits) in sorted(&self.pairs) {
             let ports = ports_label(&hits.dst_ports());
             let title = format!(
@@ -105,7 +106,7 @@ impl Rule for AdminPortBruteForce {
         );
     }
 
-    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
+    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>) {
         for (src, hits) in sorted(&self.sources) {
             if hits.flows < config.brute_force_threshold {
                 continue;

@@ -134,3 +134,40 @@ mod tests {
         assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
     }
 }
+
+/// Takes one rule's findings for an object, up to `Config::max_findings`;
+/// the rest are counted, not kept. One finding per source is the design,
+/// but an object from a hostile or wide-open network can name a hundred
+/// thousand sources, and their findings would not fit a small Lambda.
+#[derive(Debug)]
+pub struct FindingSink<'a> {
+    out: &'a mut Vec<Finding>,
+    room: usize,
+    dropped: u64,
+}
+
+impl<'a> FindingSink<'a> {
+    /// A sink appending to `out`, keeping at most `max` findings.
+    pub fn new(out: &'a mut Vec<Finding>, max: usize) -> FindingSink<'a> {
+        FindingSink {
+            out,
+            room: max,
+            dropped: 0,
+        }
+    }
+
+    /// Keeps `f` if there is room, else counts it.
+    pub fn push(&mut self, f: Finding) {
+        if self.room > 0 {
+            self.room -= 1;
+            self.out.push(f);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// Findings that did not fit.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}

@@ -22,7 +22,7 @@ mod sensitive;
 mod skipped;
 
 pub use admin::{AdminPortBruteForce, AdminPortExposed};
-pub use finding::Finding;
+pub use finding::{Finding, FindingSink};
 pub use hits::{Hits, InterfaceTable, NO_INTERFACE};
 pub use rejected::RejectedTraffic;
 pub use scan::PortScan;
@@ -220,7 +220,7 @@ pub trait Rule {
     /// Sees one SKIPDATA record (only `skipped-records` cares).
     fn observe_skipped(&mut self, _record: &FlowRecord, _interface: u32) {}
     /// Emits the findings for the whole object.
-    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>);
+    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>);
     /// Set when the rule stopped tracking new keys because of
     /// `Config::max_tracked`.
     fn limit_hit(&self) -> bool;

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 
 use super::admin::{sorted, track};
-use super::{Finding, FindingContext, Flow, Hits, Rule, RuleId};
+use super::{Finding, FindingContext, FindingSink, Flow, Hits, Rule, RuleId};
 use crate::config::Config;
 
 /// Counts REJECTed flows per source. Replies are counted too: a scanner
@@ -36,7 +36,7 @@ impl Rule for RejectedTraffic {
         );
     }
 
-    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
+    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>) {
         for (src, hits) in sorted(&self.sources) {
             if hits.rejected < config.rejected_threshold {
                 continue;

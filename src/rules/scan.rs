@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 
 use super::admin::{plural, sorted, track};
-use super::{Finding, FindingContext, Flow, Hits, Rule, RuleId};
+use super::{Finding, FindingContext, FindingSink, Flow, Hits, Rule, RuleId};
 use crate::bounded::{HashCounter, HashSet64};
 use crate::config::Config;
 use crate::summary::mix64 as mix;
@@ -115,7 +115,7 @@ impl Rule for PortScan {
         }
     }
 
-    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
+    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>) {
         for (src, hits) in sorted(&self.attempts) {
             let Some(&Best {
                 ports,

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 
 use super::admin::{plural, sorted, track};
-use super::{ports_label, Finding, FindingContext, Flow, Hits, Rule, RuleId};
+use super::{ports_label, Finding, FindingContext, FindingSink, Flow, Hits, Rule, RuleId};
 use crate::config::Config;
 
 /// Accepted inbound flows from the internet to a sensitive port.
@@ -43,7 +43,7 @@ impl Rule for SensitivePortExposed {
         );
     }
 
-    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
+    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>) {
         for (src, hits) in sorted(&self.sources) {
             let mut ports = hits.dst_ports();
             ports.sort_unstable();

@@ -1,7 +1,7 @@
 //! `skipped-records`: AWS dropped flow records (SKIPDATA), so the object
 //! under-reports traffic.
 
-use super::{Finding, FindingContext, Flow, Hits, Rule, RuleId};
+use super::{Finding, FindingContext, FindingSink, Flow, Hits, Rule, RuleId};
 use crate::config::Config;
 use crate::flowlog::FlowRecord;
 
@@ -24,7 +24,7 @@ impl Rule for SkippedRecords {
         self.hits.add_interface(interface);
     }
 
-    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut Vec<Finding>) {
+    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>) {
         if self.hits.flows == 0 {
             return;
         }

@@ -544,3 +544,74 @@ impl Tap for Rec {
         self
     }
 }
+
+/// An object from a wide-open network (or a hostile one) can name a new
+/// internet source on every line: one finding per source would not fit a
+/// small Lambda, so each rule keeps `max_findings` and counts the rest.
+#[test]
+fn findings_per_rule_are_capped_and_the_cap_is_reported() {
+    let recs: Vec<Rec> = (0..250u32)
+        .map(|i| {
+            rec(
+                &format!("198.51.{}.{}", i / 200, i % 200 + 1),
+                "10.0.1.20",
+                22,
+            )
+        })
+        .collect();
+    let text = v2_text(&recs);
+    let full = analyze(&text);
+    let exposed = |r: &Report| {
+        r.findings
+            .iter()
+            .filter(|f| f.rule.as_str() == "admin-port-exposed")
+            .count()
+    };
+    assert_eq!(exposed(&full), 250, "one finding per source by default");
+    assert!(!full
+        .files
+        .limits_hit
+        .iter()
+        .any(|l| l.starts_with("findings:")));
+
+    let mut config = Config::default();
+    config.set("max_findings", "100", "test").unwrap();
+    let capped = super::support::analyze_with(&text, &config);
+    assert_eq!(exposed(&capped), 100);
+    assert_eq!(capped.files.findings, capped.findings.len() as u64);
+    assert!(
+        capped
+            .files
+            .limits_hit
+            .contains(&"findings:admin-port-exposed".to_string()),
+        "{:?}",
+        capped.files.limits_hit
+    );
+    assert!(
+        capped
+            .warnings
+            .iter()
+            .any(|w| w.contains("admin-port-exposed: 150 more findings")),
+        "{:?}",
+        capped.warnings
+    );
+    // The kept findings are those of the lowest source addresses (each rule
+    // emits in address order), the same findings as without a cap.
+    let mut kept: Vec<std::net::IpAddr> = capped
+        .findings
+        .iter()
+        .filter(|f| f.rule.as_str() == "admin-port-exposed")
+        .filter_map(|f| f.src_addr.as_deref()?.parse().ok())
+        .collect();
+    kept.sort();
+    let want: Vec<std::net::IpAddr> = (1..=100u8)
+        .map(|i| std::net::IpAddr::from([198, 51, 0, i]))
+        .collect();
+    assert_eq!(kept, want);
+    for f in capped.findings.iter() {
+        assert!(
+            full.findings.contains(f),
+            "{f:?} is not a finding without the cap"
+        );
+    }
+}

@@ -524,6 +524,7 @@ fn bad_configuration_values_are_errors_naming_the_key() {
         ("brute_force_threshold", "-3"),
         ("trusted_cidrs", "10.0.0.0/33"),
         ("max_tracked", "10"),
+        ("max_findings", "0"),
         ("severity_port_scan", "urgent"),
         ("severity_no_such_rule", "low"),
     ];
