@@ -509,7 +509,8 @@ def test_sns_message_truncated_under_256k(aws: Aws, start_lambda: Any) -> None:
     lines = [L.flow(f"198.{51 + i // 250}.{i % 250}.{1 + i % 7}", "10.0.0.5", 40000 + i % 1000, 22, start=L.T0 + i % 3000)
              for i in range(n)]
     upload_logs(aws, [KA], lines)
-    with start_lambda() as fn:
+    # Above the default max_findings (1000 per rule), so every finding is kept.
+    with start_lambda(FLOWGUARD_MAX_FINDINGS="5000") as fn:
         invoke_ok(fn, L.s3_notification(aws.bucket, KA))
     t = assert_summaries(aws, KA, records=n)
     assert len(t["findings"]) == n, f"{len(t['findings'])} findings in the table, expected {n}"
@@ -525,6 +526,20 @@ def test_sns_message_truncated_under_256k(aws: Aws, start_lambda: Any) -> None:
     table = f"s3://{aws.bucket}/{L.PREFIX}findings/"
     assert table in pointer, (f"a truncated message should point to the findings table ({table}...) "
                               f"in its default document: {pointer}")
+
+
+def test_findings_per_rule_are_capped_by_default(aws: Aws, start_lambda: Any) -> None:
+    n = 1200  # one admin-port-exposed finding per source, above the default cap of 1000
+    lines = [L.flow(f"198.{51 + i // 250}.{i % 250}.{1 + i % 7}", "10.0.0.5", 40000 + i % 1000, 22, start=L.T0)
+             for i in range(n)]
+    upload_logs(aws, [KA], lines)
+    with start_lambda() as fn:
+        invoke_ok(fn, L.s3_notification(aws.bucket, KA))
+    t = assert_summaries(aws, KA, records=n)
+    assert len(t["findings"]) == 1000, len(t["findings"])
+    files = t["files"][0]
+    assert files["findings"] == 1000, files
+    assert "findings:admin-port-exposed" in files["limits_hit"], files["limits_hit"]
 
 
 def _steady_lines(n: int, seed: int) -> list[str]:
