@@ -6,6 +6,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 
 use super::{PublishError, Publisher};
+use crate::flowlog::format::truncate;
 use crate::report::SnsMessage;
 
 /// The SNS client and the topic, built once at start-up.
@@ -65,11 +66,10 @@ impl Publisher for SnsPublisher {
                 let message = match (e.code(), e.message()) {
                     (Some(code), Some(msg)) => format!("{code}: {msg}"),
                     (Some(code), None) => code.to_string(),
-                    _ => {
-                        let mut m = DisplayErrorContext(&e).to_string();
-                        m.truncate(300);
-                        m
-                    }
+                    // Cut on a character boundary: the text can hold any
+                    // bytes of a response, and `String::truncate` panics
+                    // inside a character.
+                    _ => truncate(&DisplayErrorContext(&e).to_string(), 300).to_string(),
                 };
                 Err(err(message, retryable))
             }
