@@ -454,14 +454,7 @@ fn space_mask(w: u64) -> u64 {
 fn field_end(bytes: &[u8], mut at: usize) -> usize {
     let n = bytes.len();
     loop {
-        let mut word = [b' '; 8];
-        if let Some(full) = bytes.get(at..at + 8) {
-            word.copy_from_slice(full); // fixed size: one load, no memcpy call
-        } else {
-            let tail = &bytes[at..];
-            word[..tail.len()].copy_from_slice(tail);
-        }
-        let m = space_mask(u64::from_le_bytes(word));
+        let m = space_mask(load8(bytes, at));
         if m != 0 {
             return (at + (m.trailing_zeros() / 8) as usize).min(n);
         }

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::bounded;
 use crate::config::Config;
-use crate::flowlog::Action;
+use crate::flowlog::{Action, FlowRecord};
 use crate::rules::Flow;
 
 /// Ports below this are services for the `services` table (plus admin and
@@ -29,6 +29,16 @@ struct PortKey {
 }
 
 impl PortKey {
+    /// The `ports` row of a record; `None` without a destination port.
+    #[inline]
+    fn of(r: &FlowRecord) -> Option<PortKey> {
+        Some(PortKey {
+            dstport: r.dstport?,
+            protocol: r.protocol,
+            action: r.action,
+        })
+    }
+
     /// Port in bits 16..32, protocol in 8..16, then whether the protocol
     /// is present and the action (0 none, 1 accept, 2 reject).
     #[inline]
@@ -223,18 +233,13 @@ impl TableBuilder {
     /// Starts loading the table slots a record will use (call a few records
     /// ahead of [`TableBuilder::add`]).
     #[inline]
-    pub fn prefetch(&self, r: &crate::flowlog::FlowRecord) {
+    pub fn prefetch(&self, r: &FlowRecord) {
         for a in [r.srcaddr, r.dstaddr].into_iter().flatten() {
             if let IpAddr::V4(a) = a {
                 self.talkers_v4.prefetch(u32::from(a));
             }
         }
-        if let Some(dstport) = r.dstport {
-            let key = PortKey {
-                dstport,
-                protocol: r.protocol,
-                action: r.action,
-            };
+        if let Some(key) = PortKey::of(r) {
             self.ports.prefetch(key.pack());
         }
     }
@@ -265,12 +270,8 @@ impl TableBuilder {
             }
         }
 
-        let Some(dstport) = r.dstport else { return };
-        let key = PortKey {
-            dstport,
-            protocol: r.protocol,
-            action: r.action,
-        };
+        let Some(key) = PortKey::of(r) else { return };
+        let dstport = key.dstport;
         let acc = self.ports.entry(key.pack(), cap);
         if acc.is_none() {
             note_limit(&mut self.limits, "ports");
