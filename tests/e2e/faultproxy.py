@@ -48,31 +48,33 @@ class _Conn:
         self.buf += data
         return True
 
+    def _take_through(self, delim: bytes) -> bytes | None:
+        """The buffered bytes up to and including `delim`, removed from the
+        buffer; None if `delim` is not buffered yet."""
+        i = self.buf.find(delim)
+        if i < 0:
+            return None
+        out = bytes(self.buf[: i + len(delim)])
+        del self.buf[: i + len(delim)]
+        return out
+
     def read_head(self) -> bytes | None:
         """Bytes up to and including the blank line; None on a clean EOF
         before any byte."""
-        while True:
-            i = self.buf.find(b"\r\n\r\n")
-            if i >= 0:
-                head = bytes(self.buf[: i + 4])
-                del self.buf[: i + 4]
-                return head
+        while (head := self._take_through(b"\r\n\r\n")) is None:
             if len(self.buf) > _MAX_HEAD:
                 raise _Closed("head too large")
             if not self._fill():
                 if self.buf:
                     raise _Closed("EOF inside a message head")
                 return None
+        return head
 
     def read_line(self) -> bytes:
-        while True:
-            i = self.buf.find(b"\r\n")
-            if i >= 0:
-                line = bytes(self.buf[: i + 2])
-                del self.buf[: i + 2]
-                return line
+        while (line := self._take_through(b"\r\n")) is None:
             if not self._fill():
                 raise _Closed("EOF inside a chunked body")
+        return line
 
     def read_some(self, limit: int) -> bytes:
         if not self.buf and not self._fill():

@@ -380,9 +380,11 @@ class LambdaProcess:
     def log_lines(self) -> list[str]:
         return list(self.stdout_lines) + list(self.stderr_lines)
 
-    def json_logs(self) -> list[dict[str, Any]]:
+    def json_logs(self, *, stderr_only: bool = False) -> list[dict[str, Any]]:
+        """The output lines that are JSON objects (the binary's logs; EMF
+        metrics go to stdout)."""
         out = []
-        for line in self.log_lines():
+        for line in list(self.stderr_lines) if stderr_only else self.log_lines():
             try:
                 obj = json.loads(line)
             except ValueError:

@@ -37,18 +37,6 @@ LATER_TOPIC = f"arn:aws:sns:{L.REGION}:{L.ACCOUNT}:flowguard-later"
 
 # --- helpers -------------------------------------------------------------------------
 
-def stderr_json(fn: LambdaProcess) -> list[dict[str, Any]]:
-    out = []
-    for line in fn.stderr_lines:
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            out.append(obj)
-    return out
-
-
 def log_lines(fn: LambdaProcess, level: str, *, at_least: int = 1, wait: float = 5.0,
               **fields: Any) -> list[dict[str, Any]]:
     """JSON log lines on stderr at `level` whose fields include `fields`.
@@ -56,7 +44,7 @@ def log_lines(fn: LambdaProcess, level: str, *, at_least: int = 1, wait: float =
     may arrive a moment after it: waits up to `wait` s for `at_least` matches."""
     end = time.monotonic() + wait
     while True:
-        got = [j for j in stderr_json(fn)
+        got = [j for j in fn.json_logs(stderr_only=True)
                if j.get("level") == level and all(j.get("fields", {}).get(k) == v for k, v in fields.items())]
         if len(got) >= at_least or time.monotonic() > end:
             return got
