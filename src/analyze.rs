@@ -16,8 +16,8 @@ use crate::rules::{
 };
 use crate::source::SourceRef;
 use crate::summary::{
-    encode_plain, encode_rows, safe_component, KeyFacts, PartitionKey, TableBuilder, Tables,
-    TABLE_NAMES,
+    encode_plain, encode_rows, safe_component, KeyFacts, PartitionKey, Prefetch, TableBuilder,
+    Tables, TABLE_NAMES,
 };
 use crate::time::UtcDateTime;
 
@@ -240,11 +240,14 @@ impl<'c> Aggregator<'c> {
     /// Runs the rules and tables over a batch of observations.
     pub fn consume(&mut self, batch: &[Observation]) {
         let config = self.config;
-        /// How many records ahead the table slots are prefetched.
-        const AHEAD: usize = 8;
+        /// How many records ahead each prefetch stage runs: far enough
+        /// for a miss to complete, near enough to stay in cache.
+        const STAGES: [(usize, Prefetch); 2] = [(8, Prefetch::Keys), (4, Prefetch::Values)];
         for (i, o) in batch.iter().enumerate() {
-            if let Some(ahead) = batch.get(i + AHEAD) {
-                self.tables.prefetch(&ahead.record);
+            for (ahead, stage) in STAGES {
+                if let Some(a) = batch.get(i + ahead) {
+                    self.tables.prefetch(&a.record, stage);
+                }
             }
             let r = &o.record;
             if r.log_status == Some(LogStatus::SkipData) {

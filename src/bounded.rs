@@ -1,23 +1,150 @@
 //! Bounded maps: per-address state that stops growing at a configured
 //! size, so a hostile object cannot exhaust memory.
 
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::FxBuildHasher;
 
-/// The value for `key`, inserted with `Default` if the map holds fewer than
-/// `cap` entries; `None` when the map is full and the key is new. One hash
-/// lookup in the common case.
-#[inline]
-pub fn entry<K: Hash + Eq, V: Default>(
-    map: &mut FxHashMap<K, V>,
-    key: K,
-    cap: usize,
-) -> Option<&mut V> {
-    if map.len() < cap {
-        Some(map.entry(key).or_default())
-    } else {
-        map.get_mut(&key)
+/// A map whose entries sit densely in one vector, in insertion order, with
+/// a small open-addressing index of 8-byte slots beside it, bounded by the
+/// caller's `cap`.
+///
+/// Per-source rule state is most of the memory an object with many
+/// internet sources needs. A hash table of entries keeps a third to a half
+/// of its slots empty, and doubles them all at once when it grows; here
+/// only the index has empty slots, and the entries grow by `Vec`, whose
+/// unused tail is never written, so it is never resident.
+#[derive(Debug, Clone)]
+pub struct DenseMap<K, V> {
+    /// 0 for an empty slot, else 32 bits of the hash above the entry's
+    /// position + 1.
+    index: Vec<u64>,
+    /// 64 - log2(index.len()).
+    shift: u32,
+    entries: Vec<(K, V)>,
+}
+
+impl<K, V> Default for DenseMap<K, V> {
+    fn default() -> DenseMap<K, V> {
+        DenseMap {
+            index: Vec::new(),
+            shift: 64,
+            entries: Vec::new(),
+        }
+    }
+}
+
+/// Index slots of a new map.
+const FIRST_INDEX: usize = 64;
+
+impl<K: Hash + Eq, V: Default> DenseMap<K, V> {
+    #[inline]
+    fn hash(key: &K) -> u64 {
+        // Fx is fast but weak in its low bits: spread them before the top
+        // bits pick a slot and the low half becomes the tag.
+        let h = FxBuildHasher.hash_one(key);
+        (h ^ (h >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// The index slot holding `key` (as `Ok`), or the empty slot where it
+    /// would go (as `Err`). Only with an allocated index.
+    #[inline]
+    fn find(&self, key: &K, h: u64) -> Result<usize, usize> {
+        let tag = h << 32;
+        let mask = self.index.len() - 1;
+        let mut i = (h >> self.shift) as usize;
+        loop {
+            let s = self.index[i];
+            if s == 0 {
+                return Err(i);
+            }
+            if s & !0xFFFF_FFFF == tag {
+                let pos = (s as u32 - 1) as usize;
+                if self.entries.get(pos).is_some_and(|(k, _)| k == key) {
+                    return Ok(i);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The value of `key`, inserted as `V::default()` while the map holds
+    /// fewer than `cap` entries; `None` when it is full and `key` is new.
+    #[inline]
+    pub fn entry(&mut self, key: K, cap: usize) -> Option<&mut V> {
+        if self.index.is_empty() {
+            if cap == 0 {
+                return None;
+            }
+            self.grow(FIRST_INDEX);
+        }
+        let h = Self::hash(&key);
+        let slot = match self.find(&key, h) {
+            Ok(i) => i,
+            Err(_) if self.entries.len() >= cap || self.entries.len() >= u32::MAX as usize - 1 => {
+                return None
+            }
+            Err(mut i) => {
+                // At most 3/4 full, so probes stay short.
+                if (self.entries.len() + 1) * 4 > self.index.len() * 3 {
+                    self.grow(self.index.len() * 2);
+                    i = match self.find(&key, h) {
+                        Ok(i) | Err(i) => i,
+                    };
+                }
+                self.entries.push((key, V::default()));
+                self.index[i] = h << 32 | self.entries.len() as u64;
+                i
+            }
+        };
+        let pos = (self.index[slot] as u32 - 1) as usize;
+        self.entries.get_mut(pos).map(|(_, v)| v)
+    }
+
+    /// The value of `key`, if present.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        if self.index.is_empty() {
+            return None;
+        }
+        let slot = self.find(key, Self::hash(key)).ok()?;
+        let pos = (self.index[slot] as u32 - 1) as usize;
+        self.entries.get(pos).map(|(_, v)| v)
+    }
+
+    fn grow(&mut self, slots: usize) {
+        self.index = vec![0; slots];
+        self.shift = 64 - slots.trailing_zeros();
+        let mask = slots - 1;
+        for (pos, (k, _)) in self.entries.iter().enumerate() {
+            let h = Self::hash(k);
+            let mut i = (h >> self.shift) as usize;
+            while self.index[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.index[i] = h << 32 | (pos as u64 + 1);
+        }
+    }
+}
+
+impl<K, V> DenseMap<K, V> {
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every entry, in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Every entry, in insertion order, by value.
+    pub fn into_entries(self) -> std::vec::IntoIter<(K, V)> {
+        self.entries.into_iter()
     }
 }
 
@@ -137,6 +264,42 @@ impl HashCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dense_map_counts_like_a_hash_map_and_stops_at_its_bound() {
+        use std::collections::HashMap;
+        use std::net::IpAddr;
+        let mut m: DenseMap<IpAddr, u64> = DenseMap::default();
+        let mut reference: HashMap<IpAddr, u64> = HashMap::new();
+        for i in 0..50_000u32 {
+            // Repeats, both families, and addresses that differ in one bit.
+            let a = if i % 5 == 0 {
+                IpAddr::from(u128::from(i % 3_000).to_be_bytes())
+            } else {
+                IpAddr::from((i.wrapping_mul(2_654_435_761) % 9_000).to_be_bytes())
+            };
+            *m.entry(a, usize::MAX).unwrap() += u64::from(i);
+            *reference.entry(a).or_default() += u64::from(i);
+        }
+        assert_eq!(m.len(), reference.len());
+        for (k, v) in m.iter() {
+            assert_eq!(reference.get(k), Some(v));
+            assert_eq!(m.get(k), Some(v));
+        }
+        let first: Vec<_> = m.iter().take(3).map(|(k, _)| *k).collect();
+        let n = m.len();
+        let new = IpAddr::from([203, 0, 113, 7]);
+        assert!(m.entry(new, n).is_none(), "full: a new key is refused");
+        assert_eq!(m.get(&new), None);
+        assert!(
+            m.entry(first[0], n).is_some(),
+            "full: a known key still counts"
+        );
+        let order: Vec<_> = m.into_entries().take(3).map(|(k, _)| k).collect();
+        assert_eq!(order, first, "insertion order");
+        assert!(DenseMap::<u32, u8>::default().entry(1, 0).is_none());
+        assert!(DenseMap::<u32, u8>::default().is_empty());
+    }
 
     #[test]
     fn set_is_exact_and_stops_at_its_bound() {

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::bounded::DenseMap;
 
 use super::{
     ports_label, remote_service_technique, Finding, FindingContext, FindingSink, Flow, Hits, Rule,
@@ -14,7 +14,7 @@ use crate::config::Config;
 /// Accepted inbound flows from the internet to an admin port.
 #[derive(Debug, Default)]
 pub struct AdminPortExposed {
-    pairs: FxHashMap<(IpAddr, IpAddr), Hits>,
+    pairs: DenseMap<(IpAddr, IpAddr), Hits>,
     limit_hit: bool,
 }
 
@@ -80,7 +80,7 @@ impl Rule for AdminPortExposed {
 /// One internet source making many flows to admin ports.
 #[derive(Debug, Default)]
 pub struct AdminPortBruteForce {
-    sources: FxHashMap<IpAddr, Hits>,
+    sources: DenseMap<IpAddr, Hits>,
     limit_hit: bool,
 }
 
@@ -157,14 +157,14 @@ fn techniques(hits: &Hits) -> Vec<&'static str> {
 
 /// Adds a flow under `key`, unless the map is full and the key is new.
 pub(crate) fn track<K: std::hash::Hash + Eq>(
-    map: &mut FxHashMap<K, Hits>,
+    map: &mut DenseMap<K, Hits>,
     key: K,
     flow: &Flow<'_>,
     cap: usize,
     limit_hit: &mut bool,
     detail_from: u64,
 ) {
-    match crate::bounded::entry(map, key, cap) {
+    match map.entry(key, cap) {
         Some(h) => h.add(flow, detail_from),
         None => *limit_hit = true,
     }
@@ -172,7 +172,7 @@ pub(crate) fn track<K: std::hash::Hash + Eq>(
 
 /// Map entries in a stable order (by key), so output does not depend on
 /// hashing.
-pub(crate) fn sorted<K: Ord, V>(map: &FxHashMap<K, V>) -> Vec<(&K, &V)> {
+pub(crate) fn sorted<K: Ord, V>(map: &DenseMap<K, V>) -> Vec<(&K, &V)> {
     let mut v: Vec<_> = map.iter().collect();
     v.sort_by(|a, b| a.0.cmp(b.0));
     v

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::bounded::DenseMap;
 
 use super::admin::{sorted, track};
 use super::{Finding, FindingContext, FindingSink, Flow, Hits, Rule, RuleId};
@@ -13,7 +13,7 @@ use crate::config::Config;
 /// this rule is what still sees it.
 #[derive(Debug, Default)]
 pub struct RejectedTraffic {
-    sources: FxHashMap<IpAddr, Hits>,
+    sources: DenseMap<IpAddr, Hits>,
     limit_hit: bool,
 }
 

@@ -6,11 +6,9 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
-
 use super::admin::{plural, sorted, track};
 use super::{Finding, FindingContext, FindingSink, Flow, Hits, Rule, RuleId};
-use crate::bounded::{HashCounter, HashSet64};
+use crate::bounded::{DenseMap, HashCounter, HashSet64};
 use crate::config::Config;
 use crate::summary::mix64 as mix;
 
@@ -28,8 +26,8 @@ pub struct PortScan {
     sweep: HashCounter,
     /// Sources whose largest vertical or sweep reached a threshold, with
     /// the target that shows it: the only place real addresses are kept.
-    scanners: FxHashMap<IpAddr, Best>,
-    attempts: FxHashMap<IpAddr, Hits>,
+    scanners: DenseMap<IpAddr, Best>,
+    attempts: DenseMap<IpAddr, Hits>,
     limit_hit: bool,
 }
 
@@ -66,7 +64,7 @@ impl Rule for PortScan {
                     // Never full: it has at most one counter per seen entry.
                     let n = u64::from(self.vertical.increment(pair, seen_cap).unwrap_or(0));
                     if n >= config.port_scan_threshold {
-                        if let Some(b) = crate::bounded::entry(&mut self.scanners, flow.src, cap) {
+                        if let Some(b) = self.scanners.entry(flow.src, cap) {
                             if n > b.ports || (n == b.ports && Some(flow.dst) < b.host) {
                                 b.ports = n;
                                 b.host = Some(flow.dst);
@@ -87,9 +85,7 @@ impl Rule for PortScan {
                         let pair = mix(hs.rotate_left(11) ^ u64::from(port) ^ 0xface);
                         let n = u64::from(self.sweep.increment(pair, seen_cap).unwrap_or(0));
                         if n >= config.sweep_threshold {
-                            if let Some(b) =
-                                crate::bounded::entry(&mut self.scanners, flow.src, cap)
-                            {
+                            if let Some(b) = self.scanners.entry(flow.src, cap) {
                                 if n > b.hosts || (n == b.hosts && Some(port) < b.port) {
                                     b.hosts = n;
                                     b.port = Some(port);

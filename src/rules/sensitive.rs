@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::bounded::DenseMap;
 
 use super::admin::{plural, sorted, track};
 use super::{ports_label, Finding, FindingContext, FindingSink, Flow, Hits, Rule, RuleId};
@@ -12,7 +12,7 @@ use crate::config::Config;
 /// Accepted inbound flows from the internet to a sensitive port.
 #[derive(Debug, Default)]
 pub struct SensitivePortExposed {
-    sources: FxHashMap<IpAddr, Hits>,
+    sources: DenseMap<IpAddr, Hits>,
     limit_hit: bool,
 }
 

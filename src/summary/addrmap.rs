@@ -8,28 +8,31 @@
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 const FIRST_SLOTS: usize = 1024;
 
-#[derive(Debug, Clone, Default)]
-struct Slot<V> {
-    /// 0 for an empty slot, else the key with bit 32 set.
-    key: u64,
-    value: V,
-}
-
 /// A `u32` key to `V`, growing by doubling, bounded by the caller's `cap`.
+///
+/// Keys and values live in two parallel arrays: a probe walks the keys
+/// (sixteen to a cache line), so even a long linear-probing run costs one
+/// miss, and only the slot found touches the values. Key 0 marks an empty
+/// slot; the value of key 0 itself is kept aside.
 #[derive(Debug, Clone)]
 pub struct U32Map<V> {
-    slots: Vec<Slot<V>>,
-    /// 64 - log2(slots.len()).
+    keys: Vec<u32>,
+    values: Vec<V>,
+    /// 64 - log2(keys.len()).
     shift: u32,
+    /// Entries in `keys`.
     len: usize,
+    zero: Option<V>,
 }
 
 impl<V> Default for U32Map<V> {
     fn default() -> U32Map<V> {
         U32Map {
-            slots: Vec::new(),
+            keys: Vec::new(),
+            values: Vec::new(),
             shift: 64,
             len: 0,
+            zero: None,
         }
     }
 }
@@ -37,50 +40,70 @@ impl<V> Default for U32Map<V> {
 impl<V: Clone + Default> U32Map<V> {
     /// The first slot to probe (only once slots are allocated).
     #[inline]
-    fn home(&self, addr: u32) -> usize {
-        (u64::from(addr).wrapping_mul(GOLDEN) >> self.shift) as usize
+    fn home(&self, key: u32) -> usize {
+        (u64::from(key).wrapping_mul(GOLDEN) >> self.shift) as usize
     }
 
-    /// Asks the CPU to start loading the slot of `addr` (a hint only).
+    /// Asks the CPU to start loading the keys `key` probes first (a hint
+    /// only): the first of the two prefetch stages.
     #[inline]
-    pub fn prefetch(&self, addr: u32) {
-        if !self.slots.is_empty() {
-            if let Some(slot) = self.slots.get(self.home(addr)) {
-                prefetch_read(slot);
+    pub fn prefetch(&self, key: u32) {
+        if !self.keys.is_empty() {
+            if let Some(k) = self.keys.get(self.home(key)) {
+                prefetch_read(k);
             }
         }
     }
 
-    /// The value of `addr`, inserted as `V::default()` while the map holds
-    /// fewer than `cap` entries; `None` when it is full and `addr` is new.
+    /// The second prefetch stage, once the keys are loaded: finds the slot
+    /// of `key` and starts loading its value.
     #[inline]
-    pub fn entry(&mut self, addr: u32, cap: usize) -> Option<&mut V> {
-        if self.slots.is_empty() {
+    pub fn prefetch_value(&self, key: u32) {
+        if key != 0 && !self.keys.is_empty() {
+            if let Some(v) = self.values.get(self.find(key)) {
+                prefetch_read(v);
+            }
+        }
+    }
+
+    /// The value of `key`, inserted as `V::default()` while the map holds
+    /// fewer than `cap` entries; `None` when it is full and `key` is new.
+    #[inline]
+    pub fn entry(&mut self, key: u32, cap: usize) -> Option<&mut V> {
+        if key == 0 {
+            if self.zero.is_none() {
+                if self.len() >= cap {
+                    return None;
+                }
+                self.zero = Some(V::default());
+            }
+            return self.zero.as_mut();
+        }
+        if self.keys.is_empty() {
             self.resize(FIRST_SLOTS);
         }
-        let key = u64::from(addr) | 1 << 32;
-        let mut i = self.find(key, addr);
-        if self.slots[i].key == 0 {
-            if self.len >= cap {
+        let mut i = self.find(key);
+        if self.keys[i] == 0 {
+            if self.len() >= cap {
                 return None;
             }
-            if (self.len + 1) * 8 > self.slots.len() * 7 {
-                self.resize(self.slots.len() * 2);
-                i = self.find(key, addr);
+            if (self.len + 1) * 8 > self.keys.len() * 7 {
+                self.resize(self.keys.len() * 2);
+                i = self.find(key);
             }
-            self.slots[i].key = key;
+            self.keys[i] = key;
             self.len += 1;
         }
-        Some(&mut self.slots[i].value)
+        Some(&mut self.values[i])
     }
 
-    /// The slot holding `key`, or the empty slot where it would go.
+    /// The slot holding `key` (not 0), or the empty slot where it would go.
     #[inline]
-    fn find(&self, key: u64, addr: u32) -> usize {
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(addr);
+    fn find(&self, key: u32) -> usize {
+        let mask = self.keys.len() - 1;
+        let mut i = self.home(key);
         loop {
-            let k = self.slots[i].key;
+            let k = self.keys[i];
             if k == key || k == 0 {
                 return i;
             }
@@ -89,35 +112,44 @@ impl<V: Clone + Default> U32Map<V> {
     }
 
     fn resize(&mut self, slots: usize) {
-        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); slots]);
+        let keys = std::mem::replace(&mut self.keys, vec![0; slots]);
+        let values = std::mem::replace(&mut self.values, vec![V::default(); slots]);
         self.shift = 64 - slots.trailing_zeros();
-        for s in old.into_iter().filter(|s| s.key != 0) {
-            let i = self.find(s.key, s.key as u32);
-            self.slots[i] = s;
+        for (k, v) in keys.into_iter().zip(values).filter(|(k, _)| *k != 0) {
+            let i = self.find(k);
+            self.keys[i] = k;
+            self.values[i] = v;
         }
     }
 
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.len
+        self.len + usize::from(self.zero.is_some())
     }
 
     /// Every value, in no particular order.
     pub fn values(&self) -> impl Iterator<Item = &V> {
-        self.slots.iter().filter(|s| s.key != 0).map(|s| &s.value)
+        self.keys
+            .iter()
+            .zip(&self.values)
+            .filter(|(k, _)| **k != 0)
+            .map(|(_, v)| v)
+            .chain(self.zero.as_ref())
     }
 
     /// Every key and value, in no particular order.
     pub fn into_entries(self) -> impl Iterator<Item = (u32, V)> {
-        self.slots
+        self.keys
             .into_iter()
-            .filter(|s| s.key != 0)
-            .map(|s| (s.key as u32, s.value))
+            .zip(self.values)
+            .filter(|(k, _)| *k != 0)
+            .chain(self.zero.map(|v| (0, v)))
     }
 }
 
+/// Asks the CPU to start loading the cache line of `p` (a hint only).
 #[inline]
-fn prefetch_read<T>(p: &T) {
+pub(crate) fn prefetch_read<T>(p: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint that cannot fault or change memory, and
     // SSE (which provides it) is part of the x86_64 baseline.
@@ -156,6 +188,8 @@ mod tests {
         );
         assert!(m.entry(0, n).is_some(), "a known address still counts");
         m.prefetch(42);
+        m.prefetch_value(42);
         U32Map::<u64>::default().prefetch(42);
+        U32Map::<u64>::default().prefetch_value(42);
     }
 }

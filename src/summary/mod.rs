@@ -14,7 +14,7 @@ use serde::Serialize;
 
 pub use distinct::{addr_hash, mix64, Distinct};
 pub use partition::{delivery_time, safe_component, stem, KeyFacts, PartitionKey};
-pub use tables::{AdminRow, PortsRow, ServicesRow, TableBuilder, Tables, TalkersRow};
+pub use tables::{AdminRow, PortsRow, Prefetch, ServicesRow, TableBuilder, Tables, TalkersRow};
 
 /// The summary tables, in the order they are written (`files` last, so a
 /// complete `files` row means the other tables of the object are there).

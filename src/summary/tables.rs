@@ -6,13 +6,12 @@
 use std::hash::Hash;
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::bounded::DenseMap;
 
 use super::addrmap::U32Map;
 use super::distinct::Distinct;
 use serde::Serialize;
 
-use crate::bounded;
 use crate::config::Config;
 use crate::flowlog::{Action, FlowRecord};
 use crate::rules::Flow;
@@ -216,6 +215,16 @@ pub struct Tables {
     pub services: Vec<ServicesRow>,
 }
 
+/// The stages of [`TableBuilder::prefetch`], each run a few records before
+/// the next needs its memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefetch {
+    /// The keys a lookup probes.
+    Keys,
+    /// The value slots the keys point to.
+    Values,
+}
+
 /// Accumulates the aggregate tables of one object.
 #[derive(Debug, Default)]
 pub struct TableBuilder {
@@ -223,24 +232,40 @@ pub struct TableBuilder {
     ports: U32Map<PortAcc>,
     /// Talkers by family: a `u32` key hashes and compares in one step.
     talkers_v4: U32Map<TalkerAcc>,
-    talkers_v6: FxHashMap<u128, TalkerAcc>,
-    admin: FxHashMap<AdminKey, AdminAcc>,
-    services: FxHashMap<ServiceKey, Counter>,
+    talkers_v6: DenseMap<u128, TalkerAcc>,
+    admin: DenseMap<AdminKey, AdminAcc>,
+    services: DenseMap<ServiceKey, Counter>,
     limits: Vec<&'static str>,
 }
 
 impl TableBuilder {
-    /// Starts loading the table slots a record will use (call a few records
-    /// ahead of [`TableBuilder::add`]).
+    /// Starts loading what a record will touch, in two stages a few
+    /// records apart (see [`Prefetch`]): the key probes of `talkers` and
+    /// `ports`, then their value slots.
     #[inline]
-    pub fn prefetch(&self, r: &FlowRecord) {
-        for a in [r.srcaddr, r.dstaddr].into_iter().flatten() {
-            if let IpAddr::V4(a) = a {
-                self.talkers_v4.prefetch(u32::from(a));
+    pub fn prefetch(&self, r: &FlowRecord, stage: Prefetch) {
+        let port = PortKey::of(r).map(PortKey::pack);
+        match stage {
+            Prefetch::Keys => {
+                for a in [r.srcaddr, r.dstaddr].into_iter().flatten() {
+                    if let IpAddr::V4(a) = a {
+                        self.talkers_v4.prefetch(u32::from(a));
+                    }
+                }
+                if let Some(k) = port {
+                    self.ports.prefetch(k);
+                }
             }
-        }
-        if let Some(key) = PortKey::of(r) {
-            self.ports.prefetch(key.pack());
+            Prefetch::Values => {
+                for a in [r.srcaddr, r.dstaddr].into_iter().flatten() {
+                    if let IpAddr::V4(a) = a {
+                        self.talkers_v4.prefetch_value(u32::from(a));
+                    }
+                }
+                if let Some(k) = port {
+                    self.ports.prefetch_value(k);
+                }
+            }
         }
     }
 
@@ -260,7 +285,7 @@ impl TableBuilder {
                 IpAddr::V4(a) => self.talkers_v4.entry(u32::from(a), room),
                 IpAddr::V6(a) => {
                     let room = cap.saturating_sub(self.talkers_v4.len());
-                    bounded::entry(&mut self.talkers_v6, u128::from(a), room)
+                    self.talkers_v6.entry(u128::from(a), room)
                 }
             };
             match acc {
@@ -290,7 +315,7 @@ impl TableBuilder {
                 protocol: r.protocol,
                 action: r.action,
             };
-            match bounded::entry(&mut self.admin, key, cap) {
+            match self.admin.entry(key, cap) {
                 Some(a) => a.add(packets, bytes, r.start, r.end),
                 None => note_limit(&mut self.limits, "admin"),
             }
@@ -305,7 +330,7 @@ impl TableBuilder {
                 dstport,
                 protocol: r.protocol,
             };
-            match bounded::entry(&mut self.services, key, cap) {
+            match self.services.entry(key, cap) {
                 Some(c) => c.add(packets, bytes),
                 None => note_limit(&mut self.limits, "services"),
             }
@@ -348,7 +373,7 @@ impl TableBuilder {
             .map(|(a, t)| (IpAddr::from(a.to_be_bytes()), t));
         let v6 = self
             .talkers_v6
-            .into_iter()
+            .into_entries()
             .map(|(a, t)| (IpAddr::from(a.to_be_bytes()), t));
         let mut talkers: Vec<_> = v4.chain(v6).collect();
         let total = |a: &TalkerAcc| a.r#in.bytes.saturating_add(a.out.bytes);
@@ -369,7 +394,7 @@ impl TableBuilder {
             })
             .collect();
 
-        let mut admin: Vec<_> = self.admin.into_iter().collect();
+        let mut admin: Vec<_> = self.admin.into_entries().collect();
         admin.sort_by_key(|(k, _)| *k);
         let admin = admin
             .into_iter()
@@ -387,7 +412,7 @@ impl TableBuilder {
             })
             .collect();
 
-        let mut services: Vec<_> = self.services.into_iter().collect();
+        let mut services: Vec<_> = self.services.into_entries().collect();
         services.sort_by_key(|(k, _)| *k);
         let services = services
             .into_iter()
