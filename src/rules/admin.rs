@@ -50,8 +50,8 @@ impl Rule for AdminPortExposed {
             let ports = ports_label(&hits.dst_ports());
             let title = format!(
                 "{ports} on {dst} accepted {} flow{} from internet address {src}",
-                hits.flows,
-                plural(hits.flows)
+                hits.flows(),
+                plural(hits.flows())
             );
             let mut mitre = vec!["T1133"];
             mitre.extend(techniques(hits));
@@ -108,17 +108,17 @@ impl Rule for AdminPortBruteForce {
 
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>) {
         for (src, hits) in sorted(&self.sources) {
-            if hits.flows < config.brute_force_threshold {
+            if hits.flows() < config.brute_force_threshold {
                 continue;
             }
             let ports = ports_label(&hits.dst_ports());
             let title = format!(
                 "Internet address {src} made {} flows to {ports} on {} host{} ({} accepted, {} rejected)",
-                hits.flows,
+                hits.flows(),
                 hits.dst_addrs().len(),
                 plural(hits.dst_addrs().len() as u64),
-                hits.accepted,
-                hits.rejected
+                hits.accepted(),
+                hits.rejected()
             );
             let mut mitre = vec!["T1110"];
             mitre.extend(techniques(hits));

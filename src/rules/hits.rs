@@ -3,7 +3,7 @@
 //!
 //! Rules keep one [`Hits`] per source (or source and destination), so its
 //! size decides the memory of an object with many sources: the counters
-//! and the first destination, port and interface are inline (96
+//! and the first destination, port and interface are inline (80
 //! bytes); the rest of the capped sample lists is allocated only once a key
 //! has seen `detail_from` flows, i.e. once it is a candidate for a finding.
 
@@ -85,50 +85,51 @@ struct Extra {
 /// Counts and capped samples of the flows behind one finding.
 #[derive(Debug, Clone)]
 pub struct Hits {
-    /// Flows seen.
-    pub flows: u64,
     /// Packets, saturating.
     pub packets: u64,
     /// Bytes, saturating.
     pub bytes: u64,
-    /// Flows with action ACCEPT.
-    pub accepted: u64,
-    /// Flows with action REJECT.
-    pub rejected: u64,
     /// Earliest `start` (see [`Hits::first`]): a plain `u64` and a flag
-    /// instead of an `Option`, 16 bytes less per tracked key.
+    /// instead of an `Option`, 8 bytes less per tracked key.
     first: u64,
     /// Latest `end` (see [`Hits::last`]).
     last: u64,
-    has_first: bool,
-    has_last: bool,
+    extra: Option<Box<Extra>>,
+    /// Flows seen, accepted and rejected, saturating (an object holds far
+    /// fewer than 2^32 records): see [`Hits::flows`].
+    flows: u32,
+    accepted: u32,
+    rejected: u32,
+    interface0: u32,
+    dst0: Option<IpAddr>,
+    port0: u16,
     /// Protocol when all flows share one; `None` once they differ.
     pub protocol: Option<u8>,
-    mixed_protocols: bool,
-    dst0: Option<IpAddr>,
-    port0: Option<u16>,
-    interface0: u32,
-    extra: Option<Box<Extra>>,
+    /// [`HAS_FIRST`] | [`HAS_LAST`] | [`HAS_PORT`] | [`MIXED_PROTOCOLS`].
+    flags: u8,
 }
+
+const HAS_FIRST: u8 = 1;
+const HAS_LAST: u8 = 2;
+const HAS_PORT: u8 = 4;
+const MIXED_PROTOCOLS: u8 = 8;
 
 impl Default for Hits {
     fn default() -> Hits {
         Hits {
-            flows: 0,
             packets: 0,
             bytes: 0,
-            accepted: 0,
-            rejected: 0,
             first: 0,
             last: 0,
-            has_first: false,
-            has_last: false,
-            protocol: None,
-            mixed_protocols: false,
-            dst0: None,
-            port0: None,
-            interface0: NO_INTERFACE,
             extra: None,
+            flows: 0,
+            accepted: 0,
+            rejected: 0,
+            interface0: NO_INTERFACE,
+            dst0: None,
+            port0: 0,
+            protocol: None,
+            flags: 0,
         }
     }
 }
@@ -138,34 +139,37 @@ impl Hits {
     #[inline]
     pub fn add(&mut self, flow: &Flow<'_>, detail_from: u64) {
         let r = flow.record;
-        self.flows += 1;
+        self.count_flow();
         self.packets = self.packets.saturating_add(r.packets.unwrap_or(0));
         self.bytes = self.bytes.saturating_add(r.bytes.unwrap_or(0));
         if flow.accepted() {
-            self.accepted += 1;
+            self.accepted = self.accepted.saturating_add(1);
         } else if flow.rejected() {
-            self.rejected += 1;
+            self.rejected = self.rejected.saturating_add(1);
         }
         self.add_times(r.start, r.end);
         if self.flows == 1 {
             self.protocol = r.protocol;
             self.dst0 = Some(flow.dst);
-            self.port0 = r.dstport;
+            if let Some(p) = r.dstport {
+                self.port0 = p;
+                self.flags |= HAS_PORT;
+            }
             self.interface0 = flow.interface;
             return;
         }
-        if !self.mixed_protocols && r.protocol != self.protocol {
-            self.mixed_protocols = true;
+        if self.flags & MIXED_PROTOCOLS == 0 && r.protocol != self.protocol {
+            self.flags |= MIXED_PROTOCOLS;
             self.protocol = None;
         }
-        if self.flows > detail_from {
+        if self.flows() > detail_from {
             self.sample(Some(flow.dst), r.dstport, flow.interface);
         }
     }
 
     fn sample(&mut self, dst: Option<IpAddr>, port: Option<u16>, interface: u32) {
         let new_dst = dst.filter(|d| Some(*d) != self.dst0);
-        let new_port = port.filter(|p| Some(*p) != self.port0);
+        let new_port = port.filter(|p| Some(*p) != self.port0());
         let new_if = Some(interface).filter(|i| *i != NO_INTERFACE && *i != self.interface0);
         if new_dst.is_none() && new_port.is_none() && new_if.is_none() {
             return;
@@ -193,23 +197,56 @@ impl Hits {
     #[inline]
     pub fn add_times(&mut self, start: Option<u64>, end: Option<u64>) {
         if let Some(s) = start {
-            self.first = if self.has_first { self.first.min(s) } else { s };
-            self.has_first = true;
+            self.first = if self.flags & HAS_FIRST != 0 {
+                self.first.min(s)
+            } else {
+                s
+            };
+            self.flags |= HAS_FIRST;
         }
         if let Some(e) = end.or(start) {
-            self.last = if self.has_last { self.last.max(e) } else { e };
-            self.has_last = true;
+            self.last = if self.flags & HAS_LAST != 0 {
+                self.last.max(e)
+            } else {
+                e
+            };
+            self.flags |= HAS_LAST;
         }
+    }
+
+    /// Counts one more flow (for records that are not a [`Flow`]).
+    #[inline]
+    pub fn count_flow(&mut self) {
+        self.flows = self.flows.saturating_add(1);
+    }
+
+    /// Flows seen.
+    pub fn flows(&self) -> u64 {
+        u64::from(self.flows)
+    }
+
+    /// Flows with action ACCEPT.
+    pub fn accepted(&self) -> u64 {
+        u64::from(self.accepted)
+    }
+
+    /// Flows with action REJECT.
+    pub fn rejected(&self) -> u64 {
+        u64::from(self.rejected)
+    }
+
+    fn port0(&self) -> Option<u16> {
+        (self.flags & HAS_PORT != 0).then_some(self.port0)
     }
 
     /// Earliest `start`.
     pub fn first(&self) -> Option<u64> {
-        self.has_first.then_some(self.first)
+        (self.flags & HAS_FIRST != 0).then_some(self.first)
     }
 
     /// Latest `end` (or `start` for a record without `end`).
     pub fn last(&self) -> Option<u64> {
-        self.has_last.then_some(self.last)
+        (self.flags & HAS_LAST != 0).then_some(self.last)
     }
 
     /// Records an interface (capped list), for records without a flow.
@@ -241,7 +278,7 @@ impl Hits {
             .as_deref()
             .map(|e| e.ports.as_slice())
             .unwrap_or_default();
-        self.port0
+        self.port0()
             .into_iter()
             .chain(extra.iter().copied())
             .collect()
@@ -271,7 +308,7 @@ mod size_tests {
         // One per tracked source: this size times `max_tracked` is the
         // bound of each rule's map.
         assert!(
-            std::mem::size_of::<Hits>() <= 96,
+            std::mem::size_of::<Hits>() <= 80,
             "{}",
             std::mem::size_of::<Hits>()
         );

@@ -38,12 +38,12 @@ impl Rule for RejectedTraffic {
 
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>) {
         for (src, hits) in sorted(&self.sources) {
-            if hits.rejected < config.rejected_threshold {
+            if hits.rejected() < config.rejected_threshold {
                 continue;
             }
             let title = format!(
                 "{src} had {} rejected flows to {} or more destinations",
-                hits.rejected,
+                hits.rejected(),
                 hits.dst_addrs().len()
             );
             out.push(Finding::new(

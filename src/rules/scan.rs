@@ -137,7 +137,7 @@ impl Rule for PortScan {
                     plural(hosts)
                 ));
             }
-            let title = format!("{src} {} ({} attempts)", parts.join(" and "), hits.flows);
+            let title = format!("{src} {} ({} attempts)", parts.join(" and "), hits.flows());
             let mut f = Finding::new(
                 self.id(),
                 config.severity(self.id()),

@@ -56,8 +56,8 @@ impl Rule for SensitivePortExposed {
                 .join(", ");
             let title = format!(
                 "{ports} on {dsts} accepted {} flow{} from internet address {src}",
-                hits.flows,
-                plural(hits.flows)
+                hits.flows(),
+                plural(hits.flows())
             );
             out.push(Finding::new(
                 self.id(),

@@ -19,13 +19,13 @@ impl Rule for SkippedRecords {
     fn observe(&mut self, _flow: &Flow<'_>, _config: &Config) {}
 
     fn observe_skipped(&mut self, record: &FlowRecord, interface: u32) {
-        self.hits.flows += 1;
+        self.hits.count_flow();
         self.hits.add_times(record.start, record.end);
         self.hits.add_interface(interface);
     }
 
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>) {
-        if self.hits.flows == 0 {
+        if self.hits.flows() == 0 {
             return;
         }
         let names: Vec<&str> = self
@@ -36,8 +36,8 @@ impl Rule for SkippedRecords {
             .collect();
         let title = format!(
             "AWS skipped flow records {} time{} on {}: traffic in that window is not visible",
-            self.hits.flows,
-            super::admin::plural(self.hits.flows),
+            self.hits.flows(),
+            super::admin::plural(self.hits.flows()),
             if names.is_empty() {
                 "unknown interfaces".to_string()
             } else {
