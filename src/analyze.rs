@@ -388,7 +388,7 @@ impl Scanner {
             self.last_end = Some(self.last_end.map_or(e, |l| l.max(e)));
         }
         let interface = view
-            .text(Field::INTERFACE_ID)
+            .raw(Field::INTERFACE_ID)
             .map_or(NO_INTERFACE, |id| self.interfaces.intern(id));
         match r.log_status {
             Some(LogStatus::NoData) => self.counts.nodata += 1,

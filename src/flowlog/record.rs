@@ -110,6 +110,15 @@ impl<'a> RecordView<'a> {
         self.column_text(i).filter(|t| *t != "-")
     }
 
+    /// The raw bytes of a column, `None` if the format lacks the field or
+    /// the value is `-`.
+    #[inline]
+    pub fn raw(&self, field: Field) -> Option<&'a [u8]> {
+        let i = self.format.position(field)?;
+        let (s, e) = *self.spans.get(i)?;
+        self.line.get(s as usize..e as usize).filter(|v| *v != b"-")
+    }
+
     /// The raw text of column `i`.
     pub fn column_text(&self, i: usize) -> Option<&'a str> {
         let (s, e) = *self.spans.get(i)?;

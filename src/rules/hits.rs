@@ -28,7 +28,7 @@ pub const MAX_INTERFACES: usize = 65_536;
 /// Interned interface ids of one object.
 #[derive(Debug, Default)]
 pub struct InterfaceTable {
-    ids: FxHashMap<Box<str>, u32>,
+    ids: FxHashMap<Box<[u8]>, u32>,
     names: Vec<Box<str>>,
     /// The slot of the previous lookup: records of one interface often
     /// come in runs.
@@ -36,20 +36,27 @@ pub struct InterfaceTable {
 }
 
 impl InterfaceTable {
-    /// The slot of an interface id ([`NO_INTERFACE`] when the table is
-    /// full).
+    /// The slot of an interface id, given as the line's bytes
+    /// ([`NO_INTERFACE`] when the table is full or the id is not UTF-8).
     #[inline]
-    pub fn intern(&mut self, id: &str) -> u32 {
+    pub fn intern(&mut self, id: &[u8]) -> u32 {
         if let Some(slot) = self.last {
-            if self.names.get(slot as usize).is_some_and(|n| &**n == id) {
+            if self
+                .names
+                .get(slot as usize)
+                .is_some_and(|n| same_bytes(n.as_bytes(), id))
+            {
                 return slot;
             }
         }
         let slot = match self.ids.get(id) {
             Some(s) => *s,
             None if self.names.len() < MAX_INTERFACES => {
+                let Ok(name) = std::str::from_utf8(id) else {
+                    return NO_INTERFACE;
+                };
                 let s = self.names.len() as u32;
-                self.names.push(id.into());
+                self.names.push(name.into());
                 self.ids.insert(id.into(), s);
                 s
             }
@@ -73,6 +80,28 @@ impl InterfaceTable {
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
+}
+
+/// `a == b` for short ids without a call into `memcmp`: eight bytes at a
+/// time.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        if u64::from_ne_bytes(x.try_into().unwrap_or_default())
+            != u64::from_ne_bytes(y.try_into().unwrap_or_default())
+        {
+            return false;
+        }
+    }
+    ca.remainder()
+        .iter()
+        .zip(cb.remainder())
+        .all(|(x, y)| x == y)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -302,6 +331,26 @@ impl Hits {
 #[cfg(test)]
 mod size_tests {
     use super::*;
+
+    #[test]
+    fn interfaces_intern_by_bytes() {
+        let mut t = InterfaceTable::default();
+        let a = t.intern(b"eni-0a1b2c3d4e5f60718");
+        assert_eq!(t.intern(b"eni-0a1b2c3d4e5f60718"), a, "run of one id");
+        let b = t.intern(b"eni-0a1b2c3d4e5f60719");
+        let c = t.intern(b"eni-1234");
+        assert_eq!(t.intern(b"eni-0a1b2c3d4e5f60718"), a, "found in the map");
+        assert_ne!(a, b);
+        assert_ne!(b, c);
+        assert_eq!(t.intern(b"eni-\xff"), NO_INTERFACE, "not UTF-8");
+        assert!(same_bytes(b"", b""));
+        assert!(!same_bytes(b"eni-1234", b"eni-1235"));
+        assert!(!same_bytes(b"eni-12345678x", b"eni-12345678y"));
+        assert_eq!(
+            t.into_names(),
+            ["eni-0a1b2c3d4e5f60718", "eni-0a1b2c3d4e5f60719", "eni-1234"]
+        );
+    }
 
     #[test]
     fn hits_stay_small() {
