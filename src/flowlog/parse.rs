@@ -143,11 +143,19 @@ impl LineParser {
     /// wrong.
     #[inline]
     fn fast(&mut self, b: &[u8]) -> Option<FlowRecord> {
-        self.spans.clear();
         let n = b.len();
+        // One span per column, overwritten in place: no push per field.
+        self.spans.resize(self.kinds.len(), (0, 0));
         let mut rec = FlowRecord::default();
+        // Where the next field may start: each field's end is a space (or
+        // the end of the line), so the field after it starts one further.
         let mut at = 0usize;
-        for col in 0..self.kinds.len() {
+        let columns = self
+            .kinds
+            .iter()
+            .zip(&self.slots)
+            .zip(self.spans.iter_mut());
+        for ((&kind, &slot), span) in columns {
             while b.get(at) == Some(&b' ') {
                 at += 1;
             }
@@ -156,13 +164,13 @@ impl LineParser {
             let end = if first == b'-' && matches!(b.get(at + 1), None | Some(b' ')) {
                 at + 1
             } else {
-                match self.kinds[col] {
+                match kind {
                     FieldKind::Int { max } => {
                         let (x, end) = int_at(b, at)?;
                         if x > max {
                             return None;
                         }
-                        set_int(&mut rec, self.slots[col], x);
+                        set_int(&mut rec, slot, x);
                         end
                     }
                     FieldKind::Addr => {
@@ -173,7 +181,7 @@ impl LineParser {
                                 (parse_addr(&b[at..end])?, end)
                             }
                         };
-                        set_addr(&mut rec, self.slots[col], a);
+                        set_addr(&mut rec, slot, a);
                         end
                     }
                     FieldKind::Text => field_end(b, at),
@@ -186,8 +194,8 @@ impl LineParser {
                     }
                 }
             };
-            self.spans.push((start as u32, end as u32));
-            at = end;
+            *span = (start as u32, end as u32);
+            at = end + 1;
         }
         while b.get(at) == Some(&b' ') {
             at += 1;
