@@ -47,6 +47,9 @@ impl Rule for AdminPortExposed {
 
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>) {
         for ((src, dst), hits) in sorted(&self.pairs) {
+            if out.skip_if_full() {
+                continue;
+            }
             let ports = ports_label(&hits.dst_ports());
             let title = format!(
                 "{ports} on {dst} accepted {} flow{} from internet address {src}",
@@ -109,6 +112,9 @@ impl Rule for AdminPortBruteForce {
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>) {
         for (src, hits) in sorted(&self.sources) {
             if hits.flows() < config.brute_force_threshold {
+                continue;
+            }
+            if out.skip_if_full() {
                 continue;
             }
             let ports = ports_label(&hits.dst_ports());

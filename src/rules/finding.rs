@@ -166,6 +166,15 @@ impl<'a> FindingSink<'a> {
         }
     }
 
+    /// `true` when no room is left: the caller skips building the finding,
+    /// which is counted as dropped.
+    pub fn skip_if_full(&mut self) -> bool {
+        if self.room == 0 {
+            self.dropped += 1;
+        }
+        self.room == 0
+    }
+
     /// Findings that did not fit.
     pub fn dropped(&self) -> u64 {
         self.dropped

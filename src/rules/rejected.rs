@@ -41,6 +41,9 @@ impl Rule for RejectedTraffic {
             if hits.rejected() < config.rejected_threshold {
                 continue;
             }
+            if out.skip_if_full() {
+                continue;
+            }
             let title = format!(
                 "{src} had {} rejected flows to {} or more destinations",
                 hits.rejected(),

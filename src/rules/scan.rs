@@ -127,6 +127,9 @@ impl Rule for PortScan {
             if !vertical && !sweep {
                 continue;
             }
+            if out.skip_if_full() {
+                continue;
+            }
             let mut parts = Vec::new();
             if let (true, Some(h)) = (vertical, host) {
                 parts.push(format!("probed {ports} ports on {h}"));

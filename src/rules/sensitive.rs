@@ -45,6 +45,9 @@ impl Rule for SensitivePortExposed {
 
     fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>) {
         for (src, hits) in sorted(&self.sources) {
+            if out.skip_if_full() {
+                continue;
+            }
             let mut ports = hits.dst_ports();
             ports.sort_unstable();
             let ports = ports_label(&ports);
