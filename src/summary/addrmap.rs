@@ -8,6 +8,16 @@
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 const FIRST_SLOTS: usize = 1024;
 
+/// The stages of [`U32Map::prefetch`], each run a few records before the
+/// next needs its memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefetch {
+    /// The keys a lookup probes.
+    Keys,
+    /// The value slot the keys lead to.
+    Values,
+}
+
 /// A `u32` key to `V`, growing by doubling, bounded by the caller's `cap`.
 ///
 /// Keys and values live in two parallel arrays: a probe walks the keys
@@ -44,25 +54,26 @@ impl<V: Clone + Default> U32Map<V> {
         (u64::from(key).wrapping_mul(GOLDEN) >> self.shift) as usize
     }
 
-    /// Asks the CPU to start loading the keys `key` probes first (a hint
-    /// only): the first of the two prefetch stages.
+    /// Asks the CPU to start loading what a lookup of `key` reads (a hint
+    /// only): the keys it probes first, or, once those are loaded, the
+    /// value slot they lead to.
     #[inline]
-    pub fn prefetch(&self, key: u32) {
-        if !self.keys.is_empty() {
-            if let Some(k) = self.keys.get(self.home(key)) {
-                prefetch_read(k);
-            }
+    pub fn prefetch(&self, key: u32, stage: Prefetch) {
+        if self.keys.is_empty() {
+            return;
         }
-    }
-
-    /// The second prefetch stage, once the keys are loaded: finds the slot
-    /// of `key` and starts loading its value.
-    #[inline]
-    pub fn prefetch_value(&self, key: u32) {
-        if key != 0 && !self.keys.is_empty() {
-            if let Some(v) = self.values.get(self.find(key)) {
-                prefetch_read(v);
+        match stage {
+            Prefetch::Keys => {
+                if let Some(k) = self.keys.get(self.home(key)) {
+                    prefetch_read(k);
+                }
             }
+            Prefetch::Values if key != 0 => {
+                if let Some(v) = self.values.get(self.find(key)) {
+                    prefetch_read(v);
+                }
+            }
+            Prefetch::Values => {}
         }
     }
 
@@ -187,9 +198,10 @@ mod tests {
             "full: a new address is refused"
         );
         assert!(m.entry(0, n).is_some(), "a known address still counts");
-        m.prefetch(42);
-        m.prefetch_value(42);
-        U32Map::<u64>::default().prefetch(42);
-        U32Map::<u64>::default().prefetch_value(42);
+        for stage in [Prefetch::Keys, Prefetch::Values] {
+            m.prefetch(42, stage);
+            m.prefetch(0, stage);
+            U32Map::<u64>::default().prefetch(42, stage);
+        }
     }
 }

@@ -12,9 +12,10 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde::Serialize;
 
+pub use addrmap::Prefetch;
 pub use distinct::{addr_hash, mix64, Distinct};
 pub use partition::{delivery_time, safe_component, stem, KeyFacts, PartitionKey};
-pub use tables::{AdminRow, PortsRow, Prefetch, ServicesRow, TableBuilder, Tables, TalkersRow};
+pub use tables::{AdminRow, PortsRow, ServicesRow, TableBuilder, Tables, TalkersRow};
 
 /// The summary tables, in the order they are written (`files` last, so a
 /// complete `files` row means the other tables of the object are there).

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use crate::bounded::DenseMap;
 
-use super::addrmap::U32Map;
+use super::addrmap::{Prefetch, U32Map};
 use super::distinct::Distinct;
 use serde::Serialize;
 
@@ -215,16 +215,6 @@ pub struct Tables {
     pub services: Vec<ServicesRow>,
 }
 
-/// The stages of [`TableBuilder::prefetch`], each run a few records before
-/// the next needs its memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Prefetch {
-    /// The keys a lookup probes.
-    Keys,
-    /// The value slots the keys point to.
-    Values,
-}
-
 /// Accumulates the aggregate tables of one object.
 #[derive(Debug, Default)]
 pub struct TableBuilder {
@@ -244,28 +234,13 @@ impl TableBuilder {
     /// `ports`, then their value slots.
     #[inline]
     pub fn prefetch(&self, r: &FlowRecord, stage: Prefetch) {
-        let port = PortKey::of(r).map(PortKey::pack);
-        match stage {
-            Prefetch::Keys => {
-                for a in [r.srcaddr, r.dstaddr].into_iter().flatten() {
-                    if let IpAddr::V4(a) = a {
-                        self.talkers_v4.prefetch(u32::from(a));
-                    }
-                }
-                if let Some(k) = port {
-                    self.ports.prefetch(k);
-                }
+        for a in [r.srcaddr, r.dstaddr].into_iter().flatten() {
+            if let IpAddr::V4(a) = a {
+                self.talkers_v4.prefetch(u32::from(a), stage);
             }
-            Prefetch::Values => {
-                for a in [r.srcaddr, r.dstaddr].into_iter().flatten() {
-                    if let IpAddr::V4(a) = a {
-                        self.talkers_v4.prefetch_value(u32::from(a));
-                    }
-                }
-                if let Some(k) = port {
-                    self.ports.prefetch_value(k);
-                }
-            }
+        }
+        if let Some(k) = PortKey::of(r) {
+            self.ports.prefetch(k.pack(), stage);
         }
     }
 
