@@ -42,12 +42,11 @@ impl<K: Hash + Eq, V: Default> DenseMap<K, V> {
     fn hash(key: &K) -> u64 {
         // Fx is fast but weak in its low bits: spread them before the top
         // bits pick a slot and the low half becomes the tag.
-        let h = FxBuildHasher.hash_one(key);
-        (h ^ (h >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        crate::summary::mix64(FxBuildHasher.hash_one(key))
     }
 
-    /// The index slot holding `key` (as `Ok`), or the empty slot where it
-    /// would go (as `Err`). Only with an allocated index.
+    /// The position of `key` in `entries` (as `Ok`), or the empty index
+    /// slot where it would go (as `Err`). Only with an allocated index.
     #[inline]
     fn find(&self, key: &K, h: u64) -> Result<usize, usize> {
         let tag = h << 32;
@@ -61,7 +60,7 @@ impl<K: Hash + Eq, V: Default> DenseMap<K, V> {
             if s & !0xFFFF_FFFF == tag {
                 let pos = (s as u32 - 1) as usize;
                 if self.entries.get(pos).is_some_and(|(k, _)| k == key) {
-                    return Ok(i);
+                    return Ok(pos);
                 }
             }
             i = (i + 1) & mask;
@@ -79,8 +78,8 @@ impl<K: Hash + Eq, V: Default> DenseMap<K, V> {
             self.grow(FIRST_INDEX);
         }
         let h = Self::hash(&key);
-        let slot = match self.find(&key, h) {
-            Ok(i) => i,
+        let pos = match self.find(&key, h) {
+            Ok(pos) => pos,
             Err(_) if self.entries.len() >= cap || self.entries.len() >= u32::MAX as usize - 1 => {
                 return None
             }
@@ -94,10 +93,9 @@ impl<K: Hash + Eq, V: Default> DenseMap<K, V> {
                 }
                 self.entries.push((key, V::default()));
                 self.index[i] = h << 32 | self.entries.len() as u64;
-                i
+                self.entries.len() - 1
             }
         };
-        let pos = (self.index[slot] as u32 - 1) as usize;
         self.entries.get_mut(pos).map(|(_, v)| v)
     }
 
@@ -106,8 +104,7 @@ impl<K: Hash + Eq, V: Default> DenseMap<K, V> {
         if self.index.is_empty() {
             return None;
         }
-        let slot = self.find(key, Self::hash(key)).ok()?;
-        let pos = (self.index[slot] as u32 - 1) as usize;
+        let pos = self.find(key, Self::hash(key)).ok()?;
         self.entries.get(pos).map(|(_, v)| v)
     }
 

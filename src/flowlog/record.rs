@@ -106,23 +106,26 @@ impl<'a> RecordView<'a> {
     /// The raw text of a column, `None` if the format lacks the field or the
     /// value is `-`.
     pub fn text(&self, field: Field) -> Option<&'a str> {
-        let i = self.format.position(field)?;
-        self.column_text(i).filter(|t| *t != "-")
+        std::str::from_utf8(self.raw(field)?).ok()
     }
 
     /// The raw bytes of a column, `None` if the format lacks the field or
     /// the value is `-`.
     #[inline]
     pub fn raw(&self, field: Field) -> Option<&'a [u8]> {
-        let i = self.format.position(field)?;
-        let (s, e) = *self.spans.get(i)?;
-        self.line.get(s as usize..e as usize).filter(|v| *v != b"-")
+        self.column_bytes(self.format.position(field)?)
+            .filter(|v| *v != b"-")
     }
 
     /// The raw text of column `i`.
     pub fn column_text(&self, i: usize) -> Option<&'a str> {
+        std::str::from_utf8(self.column_bytes(i)?).ok()
+    }
+
+    #[inline]
+    fn column_bytes(&self, i: usize) -> Option<&'a [u8]> {
         let (s, e) = *self.spans.get(i)?;
-        std::str::from_utf8(self.line.get(s as usize..e as usize)?).ok()
+        self.line.get(s as usize..e as usize)
     }
 
     /// The typed value of column `i`. Values were validated when the line was
