@@ -47,7 +47,8 @@ demo:
 	@echo; echo "== top talkers:"; zcat $(DEMO)/summaries/flowguard/talkers/*/*/*/*/*.json.gz | head -3
 	@echo; echo "Injected attacks (what should be found): $(DEMO)/manifest.json"
 
-test: venv
+test: venv lint
+	$(CARGO) build --lib --no-default-features
 	$(CARGO) build --bins
 	$(CARGO) test --all-targets
 	$(VPY) -m pytest -q tests/infra tests/summaries
@@ -78,6 +79,7 @@ bench: venv
 fuzz:
 	scripts/fuzz.sh $${FUZZ_SECONDS:-60}
 
+# The checks a maintainer relies on; `make test` runs them first.
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings

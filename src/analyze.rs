@@ -8,18 +8,16 @@
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::flow::{Flow, NO_INTERFACE};
 use crate::flowlog::{
     Field, FirstLine, FlowRecord, Format, LineError, LineParser, LogStatus, MAX_LINE_BYTES,
 };
-use crate::rules::{
-    all_rules, Finding, FindingContext, FindingSink, Flow, InterfaceTable, Rule, NO_INTERFACE,
-};
+use crate::rules::{all_rules, Finding, FindingContext, FindingSink, InterfaceTable, Rule};
 use crate::source::SourceRef;
 use crate::summary::{
-    encode_plain, encode_rows, safe_component, KeyFacts, PartitionKey, Prefetch, TableBuilder,
-    Tables, TABLE_NAMES,
+    encode_plain, encode_rows, safe_component, KeyFacts, PartitionKey, Prefetch, Table,
+    TableBuilder, Tables, HAS_PREFETCH,
 };
-use crate::time::UtcDateTime;
 
 /// How many malformed lines are kept as samples per object.
 pub const MAX_MALFORMED_SAMPLES: usize = 5;
@@ -38,6 +36,15 @@ pub enum AnalyzeError {
         /// What was wrong with it.
         reason: String,
     },
+    /// A bug in flowguard (a thread of the engine panicked): retrying the
+    /// same object would fail the same way.
+    #[error("{object}: internal error (a bug in flowguard): {message}")]
+    Internal {
+        /// The object.
+        object: SourceRef,
+        /// What failed.
+        message: String,
+    },
     /// Reading or decompressing failed (truncated gzip, network error).
     #[error("{object}: read failed after {bytes} bytes of text: {error}")]
     Read {
@@ -55,7 +62,7 @@ impl AnalyzeError {
     /// object that will never parse.
     pub fn is_retryable(&self) -> bool {
         match self {
-            AnalyzeError::NotFlowLog { .. } => false,
+            AnalyzeError::NotFlowLog { .. } | AnalyzeError::Internal { .. } => false,
             AnalyzeError::Read { error, .. } => !matches!(
                 error.kind(),
                 std::io::ErrorKind::InvalidData
@@ -137,8 +144,8 @@ pub struct Report {
 /// One summary object ready to be stored.
 #[derive(Debug, Clone)]
 pub struct SummaryObject {
-    /// Table name.
-    pub table: &'static str,
+    /// The table.
+    pub table: Table,
     /// Key (or relative path) under the summary root.
     pub key: String,
     /// Gzip NDJSON bytes.
@@ -154,20 +161,20 @@ impl Report {
     /// The summary objects of SPEC §3, `files` last.
     pub fn summary_objects(&self, prefix: &str) -> Vec<SummaryObject> {
         let source = self.source.display();
-        TABLE_NAMES
+        Table::ALL
             .iter()
             .map(|&table| {
                 let body = match table {
-                    "ports" => encode_rows(&source, &self.tables.ports),
-                    "talkers" => encode_rows(&source, &self.tables.talkers),
-                    "admin" => encode_rows(&source, &self.tables.admin),
-                    "services" => encode_rows(&source, &self.tables.services),
-                    "findings" => encode_plain(&self.findings),
-                    _ => encode_rows(&source, std::slice::from_ref(&self.files)),
+                    Table::Ports => encode_rows(&source, &self.tables.ports),
+                    Table::Talkers => encode_rows(&source, &self.tables.talkers),
+                    Table::Admin => encode_rows(&source, &self.tables.admin),
+                    Table::Services => encode_rows(&source, &self.tables.services),
+                    Table::Findings => encode_plain(&self.findings),
+                    Table::Files => encode_rows(&source, std::slice::from_ref(&self.files)),
                 };
                 SummaryObject {
                     table,
-                    key: self.partition.object_key(prefix, table, &self.stem),
+                    key: self.partition.object_key(prefix, table.name(), &self.stem),
                     body,
                 }
             })
@@ -244,9 +251,11 @@ impl<'c> Aggregator<'c> {
         /// for a miss to complete, near enough to stay in cache.
         const STAGES: [(usize, Prefetch); 2] = [(8, Prefetch::Keys), (4, Prefetch::Values)];
         for (i, o) in batch.iter().enumerate() {
-            for (ahead, stage) in STAGES {
-                if let Some(a) = batch.get(i + ahead) {
-                    self.tables.prefetch(&a.record, stage);
+            if HAS_PREFETCH {
+                for (ahead, stage) in STAGES {
+                    if let Some(a) = batch.get(i + ahead) {
+                        self.tables.prefetch(&a.record, stage);
+                    }
                 }
             }
             let r = &o.record;
@@ -421,6 +430,12 @@ impl Scanner {
     pub fn source(&self) -> &SourceRef {
         &self.source
     }
+
+    /// Whether the first line showed that the object is not a flow log:
+    /// nothing after it can change that, so readers stop there.
+    pub fn failed(&self) -> bool {
+        matches!(self.state, State::Failed(_))
+    }
 }
 
 impl<'c> Engine<'c> {
@@ -471,6 +486,12 @@ impl<'c> Engine<'c> {
         self.aggregator.tracked_entries() + self.scanner.interfaces.len()
     }
 
+    /// Whether the object turned out not to be a flow log: the caller can
+    /// stop feeding it (nothing more changes the verdict).
+    pub fn failed(&self) -> bool {
+        self.scanner.failed()
+    }
+
     /// Ends the object. `compressed_bytes` is what was read from storage;
     /// `now` (Unix seconds) is the processing time, used for `processed_at`
     /// and as the last fallback for `dt`/`hour`.
@@ -494,11 +515,6 @@ impl<'c> Engine<'c> {
             mut warnings,
             ..
         } = scanner;
-        let Aggregator {
-            config,
-            rules,
-            tables,
-        } = aggregator;
         let fields = match state {
             State::Failed(reason) => {
                 return Err(AnalyzeError::NotFlowLog {
@@ -507,11 +523,11 @@ impl<'c> Engine<'c> {
                 })
             }
             State::Start => {
-                if uncompressed > 0 {
-                    warnings.push("object has only blank lines".to_string());
+                warnings.push(if uncompressed > 0 {
+                    "object has only blank lines".to_string()
                 } else {
-                    warnings.push("object is empty".to_string());
-                }
+                    "object is empty".to_string()
+                });
                 Vec::new()
             }
             State::Parsing(p) => p
@@ -522,56 +538,31 @@ impl<'c> Engine<'c> {
                 .collect(),
         };
         let facts = KeyFacts::from_key(source.key_like());
-        let when = UtcDateTime::from_unix(facts.delivered.or(first_start).unwrap_or(now));
-        let partition = PartitionKey {
-            account: facts
-                .account
-                .or(account)
-                .unwrap_or_else(|| "unknown".to_string()),
-            region: facts
-                .region
-                .or(region)
-                .unwrap_or_else(|| "unknown".to_string()),
-            dt: when.date(),
-            hour: format!("{:02}", when.hour),
-        };
+        let partition = PartitionKey::resolve(&facts, account, region, first_start, now);
         let ctx = FindingContext {
             account: partition.account.clone(),
             region: partition.region.clone(),
             source: source.clone(),
             interfaces: interfaces.into_names(),
         };
-        let mut findings = Vec::new();
-        let mut limits_hit: Vec<String> =
-            tables.limits_hit().iter().map(|s| s.to_string()).collect();
-        for rule in &rules {
-            let mut sink = FindingSink::new(&mut findings, config.max_findings);
-            rule.findings(&ctx, config, &mut sink);
-            let dropped = sink.dropped();
-            if dropped > 0 {
-                limits_hit.push(format!("findings:{}", rule.id()));
-                warnings.push(format!(
-                    "{}: {dropped} more findings than max_findings ({}) were not kept",
-                    rule.id(),
-                    config.max_findings
-                ));
-            }
-            if rule.limit_hit() {
-                limits_hit.push(format!("rule:{}", rule.id()));
-            }
-        }
-        // The rules' state is done with: free it before the table rows are
-        // built, so the two never peak together.
-        drop(rules);
-        sort_findings(&mut findings);
-        let (bucket, key, path) = match &source {
-            SourceRef::S3 { bucket, key } => (Some(bucket.clone()), Some(key.clone()), None),
-            SourceRef::Path { path } => (None, None, Some(path.clone())),
-        };
+        let config = aggregator.config;
+        let mut limits_hit: Vec<String> = aggregator
+            .tables
+            .limits_hit()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let findings = run_rules(
+            aggregator.rules,
+            &ctx,
+            config,
+            &mut limits_hit,
+            &mut warnings,
+        );
         let files = FilesRow {
-            bucket,
-            key,
-            path,
+            bucket: source.bucket().map(str::to_string),
+            key: source.key().map(str::to_string),
+            path: source.path().map(str::to_string),
             counts,
             malformed_samples: samples,
             first_start,
@@ -589,11 +580,44 @@ impl<'c> Engine<'c> {
             source,
             partition,
             files,
-            tables: tables.finish(config.top_talkers),
+            tables: aggregator.tables.finish(config.top_talkers),
             findings,
             warnings,
         })
     }
+}
+
+/// Turns the rules' state into findings, most severe first, noting in
+/// `limits_hit` and `warnings` where a bound cut them short. The rules'
+/// state is freed before the caller builds the table rows, so the two never
+/// peak together.
+fn run_rules(
+    rules: Vec<Box<dyn Rule + Send>>,
+    ctx: &FindingContext,
+    config: &Config,
+    limits_hit: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for rule in &rules {
+        let mut sink = FindingSink::new(&mut findings, config.max_findings);
+        rule.findings(ctx, config, &mut sink);
+        let dropped = sink.dropped();
+        if dropped > 0 {
+            limits_hit.push(format!("findings:{}", rule.id()));
+            warnings.push(format!(
+                "{}: {dropped} more findings than max_findings ({}) were not kept",
+                rule.id(),
+                config.max_findings
+            ));
+        }
+        if rule.limit_hit() {
+            limits_hit.push(format!("rule:{}", rule.id()));
+        }
+    }
+    drop(rules);
+    sort_findings(&mut findings);
+    findings
 }
 
 /// Most severe first, then by rule, source address and id: a stable order.

@@ -42,7 +42,7 @@ impl<K: Hash + Eq, V: Default> DenseMap<K, V> {
     fn hash(key: &K) -> u64 {
         // Fx is fast but weak in its low bits: spread them before the top
         // bits pick a slot and the low half becomes the tag.
-        crate::summary::mix64(FxBuildHasher.hash_one(key))
+        crate::hash::mix64(FxBuildHasher.hash_one(key))
     }
 
     /// The position of `key` in `entries` (as `Ok`), or the empty index
@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn set_is_exact_and_stops_at_its_bound() {
-        let h = crate::summary::mix64;
+        let h = crate::hash::mix64;
         let mut s = HashSet64::default();
         for i in 0..100u64 {
             assert_eq!(s.insert(h(i), 100), Some(true));
@@ -320,7 +320,7 @@ mod tests {
     #[test]
     fn counter_counts_per_hash_and_stops_at_its_bound() {
         let mut c = HashCounter::default();
-        let key = |i: u64| crate::summary::mix64(i);
+        let key = |i: u64| crate::hash::mix64(i);
         for round in 1..=3u32 {
             for i in 0..50 {
                 assert_eq!(c.increment(key(i), 50), Some(round));

@@ -1,13 +1,22 @@
-//! Configuration of the engine: trusted networks, ports, thresholds,
-//! severities and state bounds. Read once at start-up (from a TOML file or
-//! `FLOWGUARD_*` environment variables, with the same key names) and passed
-//! down; nothing below reads the environment.
+//! Configuration: one serde struct, [`Config`], whose fields are the keys of
+//! a TOML file and, upper-cased behind `FLOWGUARD_`, the environment
+//! variables of the Lambda function. A new key is one field here, with its
+//! default in [`Config::default`]. Read once at start-up and passed down;
+//! nothing below reads the environment.
+//!
+//! Every value is accepted as text (environment variables are text), and
+//! lists also as TOML arrays. An unknown key or variable is an error naming
+//! it; a bad value is an error naming the key (or variable) and the value.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
+use std::str::FromStr;
 
-use crate::rules::{RuleId, Severity};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+
+pub use crate::net::{Cidr, PortSet, TrustedNetworks};
+use crate::severity::{RuleId, Severity};
 
 /// Default trusted networks: RFC 1918, CGNAT (RFC 6598) and IPv6 ULA.
 pub const DEFAULT_TRUSTED: &str = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7";
@@ -15,6 +24,14 @@ pub const DEFAULT_TRUSTED: &str = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.6
 pub const DEFAULT_ADMIN_PORTS: &str = "22,3389";
 /// Default sensitive ports: telnet, SMB, databases, VNC, caches, search.
 pub const DEFAULT_SENSITIVE_PORTS: &str = "23,445,1433,3306,5432,5900,6379,9200,11211,27017";
+/// The largest accepted `max_tracked`. The port-scan tables are allocated
+/// at four times the bound on first use, and a hostile object needs about
+/// 1.1 KiB per unit at the bound, so this allows about 1 GiB.
+pub const MAX_TRACKED_LIMIT: usize = 1_000_000;
+/// The smallest accepted `max_tracked`.
+pub const MIN_TRACKED: usize = 1000;
+/// The prefix of every environment variable.
+pub const ENV_PREFIX: &str = "FLOWGUARD_";
 
 /// A configuration value that could not be used. `origin` names the
 /// environment variable or file key.
@@ -27,341 +44,190 @@ pub struct ConfigError {
     pub message: String,
 }
 
-/// An IPv4 or IPv6 network in CIDR notation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    /// Parses `a.b.c.d/n` or `x::/n` (a bare address is a /32 or /128).
-    pub fn parse(s: &str) -> Option<Cidr> {
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = a.trim().parse().ok()?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= max)?,
-            None => max,
-        };
-        Some(Cidr { addr, prefix })
-    }
-
-    /// Whether `ip` is inside the network.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(n) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(n) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
-/// The networks whose addresses are "inside": flows from anywhere else are
-/// from the internet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrustedNetworks {
-    v4: Vec<(u32, u32)>,
-    v6: Vec<(u128, u128)>,
-    cidrs: Vec<Cidr>,
-}
-
-impl TrustedNetworks {
-    /// Builds the set from CIDRs.
-    pub fn new(cidrs: Vec<Cidr>) -> TrustedNetworks {
-        let mut v4 = Vec::new();
-        let mut v6 = Vec::new();
-        for c in &cidrs {
-            match c.addr {
-                IpAddr::V4(n) => {
-                    let mask = u32::MAX.checked_shl(32 - u32::from(c.prefix)).unwrap_or(0);
-                    v4.push((u32::from(n) & mask, mask));
-                }
-                IpAddr::V6(n) => {
-                    let mask = u128::MAX
-                        .checked_shl(128 - u32::from(c.prefix))
-                        .unwrap_or(0);
-                    v6.push((u128::from(n) & mask, mask));
-                }
-            }
-        }
-        TrustedNetworks { v4, v6, cidrs }
-    }
-
-    /// Whether `ip` is in one of the trusted networks.
-    #[inline]
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match ip {
-            IpAddr::V4(a) => {
-                let a = u32::from(a);
-                self.v4.iter().any(|(n, m)| a & m == *n)
-            }
-            IpAddr::V6(a) => {
-                let a = u128::from(a);
-                self.v6.iter().any(|(n, m)| a & m == *n)
-            }
-        }
-    }
-
-    /// The configured networks.
-    pub fn cidrs(&self) -> &[Cidr] {
-        &self.cidrs
-    }
-}
-
-/// A set of TCP/UDP ports with constant-time lookup.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PortSet {
-    bits: Box<[u64; 1024]>,
-    list: Vec<u16>,
-}
-
-impl PortSet {
-    /// A set of the given ports.
-    pub fn new(ports: &[u16]) -> PortSet {
-        let mut bits = Box::new([0u64; 1024]);
-        let mut list = ports.to_vec();
-        list.sort_unstable();
-        list.dedup();
-        for &p in &list {
-            bits[usize::from(p >> 6)] |= 1 << (p & 63);
-        }
-        PortSet { bits, list }
-    }
-
-    /// Whether `port` is in the set.
-    #[inline]
-    pub fn contains(&self, port: u16) -> bool {
-        self.bits[usize::from(port >> 6)] & (1 << (port & 63)) != 0
-    }
-
-    /// The ports, sorted.
-    pub fn ports(&self) -> &[u16] {
-        &self.list
-    }
-}
-
-impl fmt::Debug for PortSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(&self.list).finish()
-    }
-}
-
-/// Everything the engine needs to know, with the defaults of SPEC §2.
-#[derive(Debug, Clone)]
+/// Everything flowguard can be told, with the defaults of SPEC section 2.
+/// The engine reads the detection keys; the Lambda function also reads
+/// `summary_bucket` and `topic_arn`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Networks considered inside.
+    #[serde(rename = "trusted_cidrs", deserialize_with = "text")]
     pub trusted: TrustedNetworks,
     /// Remote administration ports (SSH, RDP).
+    #[serde(deserialize_with = "text")]
     pub admin_ports: PortSet,
     /// Ports that must never be open to the internet.
+    #[serde(deserialize_with = "text")]
     pub sensitive_ports: PortSet,
     /// Flows from one source to admin ports that make brute force.
+    #[serde(deserialize_with = "count")]
     pub brute_force_threshold: u64,
     /// Distinct ports on one destination that make a vertical scan.
+    #[serde(deserialize_with = "count")]
     pub port_scan_threshold: u64,
     /// Distinct destinations on one port that make a sweep.
+    #[serde(deserialize_with = "count")]
     pub sweep_threshold: u64,
     /// Rejected flows from one source that make `rejected-traffic`.
+    #[serde(deserialize_with = "count")]
     pub rejected_threshold: u64,
     /// Rows in the `talkers` table.
+    #[serde(deserialize_with = "count_usize")]
     pub top_talkers: usize,
-    /// Findings below this are not published (Lambda) or printed (CLI).
-    pub min_severity: Severity,
-    /// Severity of each rule.
+    /// Findings below this are not published (Lambda; default `medium`)
+    /// or printed (CLI; default `low`). `None` when not configured.
+    #[serde(deserialize_with = "optional_text")]
+    pub min_severity: Option<Severity>,
+    /// Severity of each rule (`[severity]` in a file,
+    /// `FLOWGUARD_SEVERITY_<RULE>` in the environment).
+    #[serde(rename = "severity", deserialize_with = "severities")]
     pub severities: BTreeMap<RuleId, Severity>,
-    /// Prefix of the summary keys, e.g. `flowguard/`.
+    /// Prefix of the summary keys, e.g. `flowguard/` (never empty: the
+    /// Lambda skips keys under it as its own output).
+    #[serde(deserialize_with = "summary_prefix")]
     pub summary_prefix: String,
     /// Upper bound on the entries of each table of per-address state; beyond
     /// it new keys are not tracked and the `files` row says so.
+    #[serde(deserialize_with = "max_tracked")]
     pub max_tracked: usize,
     /// Findings kept per rule and object; beyond it they are counted, and
     /// the `files` row lists `findings:<rule>` in `limits_hit`.
+    #[serde(deserialize_with = "count_usize")]
     pub max_findings: usize,
+    /// Lambda: bucket for summaries; `None` means the source object's bucket.
+    #[serde(deserialize_with = "optional_text")]
+    pub summary_bucket: Option<BucketName>,
+    /// Lambda: the SNS topic; `None` (or empty) disables publishing.
+    #[serde(deserialize_with = "optional_text")]
+    pub topic_arn: Option<TopicArn>,
 }
 
 impl Default for Config {
     fn default() -> Config {
         Config {
-            trusted: parse_cidrs(DEFAULT_TRUSTED)
+            trusted: DEFAULT_TRUSTED
+                .parse()
                 .unwrap_or_else(|_| TrustedNetworks::new(Vec::new())),
-            admin_ports: parse_ports(DEFAULT_ADMIN_PORTS)
+            admin_ports: DEFAULT_ADMIN_PORTS
+                .parse()
                 .unwrap_or_else(|_| PortSet::new(&[22, 3389])),
-            sensitive_ports: parse_ports(DEFAULT_SENSITIVE_PORTS)
+            sensitive_ports: DEFAULT_SENSITIVE_PORTS
+                .parse()
                 .unwrap_or_else(|_| PortSet::new(&[])),
             brute_force_threshold: 20,
             port_scan_threshold: 25,
             sweep_threshold: 25,
             rejected_threshold: 100,
             top_talkers: 100,
-            min_severity: Severity::Medium,
-            severities: RuleId::ALL
-                .iter()
-                .map(|r| (*r, r.default_severity()))
-                .collect(),
+            min_severity: None,
+            severities: BTreeMap::new(),
             summary_prefix: "flowguard/".to_string(),
             max_tracked: 100_000,
             max_findings: 1000,
+            summary_bucket: None,
+            topic_arn: None,
         }
     }
 }
 
-/// The keys the engine understands (file keys; the environment uses
-/// `FLOWGUARD_` plus the upper-case key).
-pub const KEYS: &[&str] = &[
-    "min_severity",
-    "summary_prefix",
-    "trusted_cidrs",
-    "admin_ports",
-    "sensitive_ports",
-    "brute_force_threshold",
-    "port_scan_threshold",
-    "sweep_threshold",
-    "rejected_threshold",
-    "top_talkers",
-    "max_tracked",
-    "max_findings",
-];
-
 impl Config {
-    /// Applies one setting. `origin` names it in errors. Returns `Ok(false)`
-    /// when the key is not an engine key (the caller decides whether that
-    /// is an error).
-    pub fn set(&mut self, key: &str, value: &str, origin: &str) -> Result<bool, ConfigError> {
-        let err = |message: String| ConfigError {
-            origin: origin.to_string(),
-            message,
-        };
-        let value = value.trim();
-        match key {
-            "min_severity" => self.min_severity = value.parse().map_err(err)?,
-            "summary_prefix" => {
-                if value.starts_with('/') {
-                    return Err(err("must not start with '/'".into()));
-                }
-                let mut p = value.to_string();
-                if !p.is_empty() && !p.ends_with('/') {
-                    p.push('/');
-                }
-                self.summary_prefix = p;
-            }
-            "trusted_cidrs" => self.trusted = parse_cidrs(value).map_err(err)?,
-            "admin_ports" => self.admin_ports = parse_ports(value).map_err(err)?,
-            "sensitive_ports" => self.sensitive_ports = parse_ports(value).map_err(err)?,
-            "brute_force_threshold" => {
-                self.brute_force_threshold = parse_count(value).map_err(err)?
-            }
-            "port_scan_threshold" => self.port_scan_threshold = parse_count(value).map_err(err)?,
-            "sweep_threshold" => self.sweep_threshold = parse_count(value).map_err(err)?,
-            "rejected_threshold" => self.rejected_threshold = parse_count(value).map_err(err)?,
-            "top_talkers" => self.top_talkers = parse_count(value).map_err(err)? as usize,
-            "max_tracked" => {
-                let n = parse_count(value).map_err(err)?;
-                if n < 1000 {
-                    return Err(err("must be at least 1000".into()));
-                }
-                self.max_tracked = n as usize;
-            }
-            "max_findings" => {
-                let n = parse_count(value).map_err(err)?;
-                if n < 1 {
-                    return Err(err("must be at least 1".into()));
-                }
-                self.max_findings = n as usize;
-            }
-            _ => {
-                if let Some(rule) = key.strip_prefix("severity_") {
-                    let id = RuleId::ALL
-                        .iter()
-                        .find(|r| r.as_str().replace('-', "_") == rule)
-                        .ok_or_else(|| err(format!("no rule named '{rule}'")))?;
-                    self.severities.insert(*id, value.parse().map_err(err)?);
-                } else {
-                    return Ok(false);
-                }
-            }
-        }
-        Ok(true)
-    }
-
-    /// Reads `FLOWGUARD_*` variables from `vars`. Variables that are not
-    /// engine settings are returned for the caller (the Lambda uses
-    /// `FLOWGUARD_SUMMARY_BUCKET` and `FLOWGUARD_TOPIC_ARN`).
-    pub fn from_env<I>(vars: I) -> Result<(Config, Vec<(String, String)>), ConfigError>
+    /// Reads the `FLOWGUARD_*` variables of `vars` (pass `std::env::vars()`);
+    /// other variables are ignored. `FLOWGUARD_SEVERITY_<RULE>` sets the
+    /// severity of one rule (`FLOWGUARD_SEVERITY_PORT_SCAN=high`).
+    pub fn from_env<I>(vars: I) -> Result<Config, ConfigError>
     where
         I: IntoIterator<Item = (String, String)>,
     {
-        let mut config = Config::default();
-        let mut rest = Vec::new();
-        for (k, v) in vars {
-            let Some(key) = k.strip_prefix("FLOWGUARD_") else {
-                continue;
-            };
-            if !config.set(&key.to_ascii_lowercase(), &v, &k)? {
-                rest.push((k, v));
-            }
-        }
-        Ok((config, rest))
+        let pairs = vars.into_iter().filter_map(|(k, v)| {
+            let key = k.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
+            Some((key, v))
+        });
+        Config::from_text_pairs(pairs, |path| {
+            let name = path.replace(['.', '-'], "_").to_ascii_uppercase();
+            format!("{ENV_PREFIX}{name}")
+        })
     }
 
-    /// Reads a TOML file's text. Arrays are accepted for lists; unknown keys
-    /// are errors (a typo must not silently keep a default).
+    /// Builds a configuration from `(key, value)` pairs of text, with the
+    /// keys of a file (`admin_ports`, `severity_port_scan`); errors name the
+    /// key. For tests and embedding.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let pairs = pairs.into_iter().map(|(k, v)| (k.into(), v.into()));
+        Config::from_text_pairs(pairs, str::to_string)
+    }
+
+    fn from_text_pairs(
+        pairs: impl Iterator<Item = (String, String)>,
+        origin: impl Fn(&str) -> String,
+    ) -> Result<Config, ConfigError> {
+        let mut map = serde_json::Map::new();
+        let mut severity = serde_json::Map::new();
+        for (key, v) in pairs {
+            match key.strip_prefix("severity_") {
+                Some(rule) => severity.insert(rule.replace('_', "-"), v.into()),
+                None => map.insert(key, v.into()),
+            };
+        }
+        if !severity.is_empty() {
+            map.insert("severity".into(), severity.into());
+        }
+        Config::from_value(serde_json::Value::Object(map), origin)
+    }
+
+    /// Reads a TOML file's text; `file` names it in errors. Arrays are
+    /// accepted for lists; unknown keys are errors (a typo must not
+    /// silently keep a default).
+    #[cfg(feature = "cli")]
     pub fn from_toml(text: &str, file: &str) -> Result<Config, ConfigError> {
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
             origin: file.to_string(),
             message: e.message().to_string(),
         })?;
-        let mut config = Config::default();
-        for (key, value) in &table {
-            let origin = format!("{file}: {key}");
-            let text = match value {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Array(items) => items
-                    .iter()
-                    .map(|i| match i {
-                        toml::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(","),
-                toml::Value::Table(t) if key == "severity" => {
-                    for (rule, sev) in t {
-                        let sev = sev.as_str().unwrap_or_default();
-                        let k = format!("severity_{}", rule.replace('-', "_"));
-                        config.set(&k, sev, &format!("{file}: severity.{rule}"))?;
-                    }
-                    continue;
-                }
-                other => other.to_string(),
-            };
-            if !config.set(key, &text, &origin)? {
-                return Err(ConfigError {
-                    origin,
-                    message: format!("unknown key (known: {})", KEYS.join(", ")),
-                });
+        let value = serde_json::to_value(table).map_err(|e| ConfigError {
+            origin: file.to_string(),
+            message: e.to_string(),
+        })?;
+        Config::from_value(value, |path| format!("{file}: {path}"))
+    }
+
+    /// Deserialises and checks a map of keys; `origin` turns a key path
+    /// (`admin_ports`, `severity.port-scan`) into the name a user wrote.
+    fn from_value(
+        value: serde_json::Value,
+        origin: impl Fn(&str) -> String,
+    ) -> Result<Config, ConfigError> {
+        let config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            ConfigError {
+                origin: origin(&path),
+                message: e.into_inner().to_string(),
+            }
+        })?;
+        config.check().map_err(|(key, message)| ConfigError {
+            origin: origin(key),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Checks that need more than one value's text.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        for (key, n) in [
+            ("brute_force_threshold", self.brute_force_threshold),
+            ("port_scan_threshold", self.port_scan_threshold),
+            ("sweep_threshold", self.sweep_threshold),
+            ("rejected_threshold", self.rejected_threshold),
+        ] {
+            if n == 0 {
+                return Err((key, "must be a positive whole number".into()));
             }
         }
-        Ok(config)
+        Ok(())
     }
 
     /// The severity configured for a rule.
@@ -371,37 +237,281 @@ impl Config {
             .copied()
             .unwrap_or(rule.default_severity())
     }
+
+    /// The minimum severity the Lambda function publishes (default
+    /// `medium`).
+    pub fn publish_min_severity(&self) -> Severity {
+        self.min_severity.unwrap_or(Severity::Medium)
+    }
 }
 
-fn parse_cidrs(s: &str) -> Result<TrustedNetworks, String> {
-    let mut out = Vec::new();
-    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        out.push(Cidr::parse(part).ok_or_else(|| format!("'{part}' is not a CIDR network"))?);
+/// A summary prefix: not empty, not starting with `/`, ending with `/`.
+struct SummaryPrefix(String);
+
+impl FromStr for SummaryPrefix {
+    type Err = String;
+    fn from_str(s: &str) -> Result<SummaryPrefix, String> {
+        let s = s.trim();
+        if s.is_empty() || s == "/" {
+            return Err(
+                "must not be empty: the Lambda function skips every key under the \
+                        prefix as its own output, so an empty prefix would skip every object"
+                    .into(),
+            );
+        }
+        if s.starts_with('/') {
+            return Err(format!("'{s}' must not start with '/'"));
+        }
+        let mut p = s.to_string();
+        if !p.ends_with('/') {
+            p.push('/');
+        }
+        Ok(SummaryPrefix(p))
     }
-    Ok(TrustedNetworks::new(out))
 }
 
-fn parse_ports(s: &str) -> Result<PortSet, String> {
-    let mut out = Vec::new();
-    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        out.push(
-            part.parse::<u16>()
-                .map_err(|_| format!("'{part}' is not a port (0-65535)"))?,
-        );
+/// `max_tracked`: between [`MIN_TRACKED`] and [`MAX_TRACKED_LIMIT`].
+struct MaxTracked(usize);
+
+impl FromStr for MaxTracked {
+    type Err = String;
+    fn from_str(s: &str) -> Result<MaxTracked, String> {
+        let n = parse_count(s)?;
+        match usize::try_from(n) {
+            Ok(n) if n < MIN_TRACKED => Err(format!("'{s}' must be at least {MIN_TRACKED}")),
+            Ok(n) if n <= MAX_TRACKED_LIMIT => Ok(MaxTracked(n)),
+            _ => Err(format!(
+                "'{s}' is above the maximum of {MAX_TRACKED_LIMIT} (the port-scan tables \
+                 are allocated at four times the bound)"
+            )),
+        }
     }
-    Ok(PortSet::new(&out))
+}
+
+/// An S3 bucket name (3 to 63 lower-case letters, digits, `-` and `.`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketName(pub String);
+
+impl FromStr for BucketName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<BucketName, String> {
+        let s = s.trim();
+        let ok = (3..=63).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if ok {
+            Ok(BucketName(s.to_string()))
+        } else {
+            Err(format!("'{s}' is not a valid S3 bucket name"))
+        }
+    }
+}
+
+/// An SNS topic ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicArn(pub String);
+
+impl FromStr for TopicArn {
+    type Err = String;
+    fn from_str(s: &str) -> Result<TopicArn, String> {
+        let s = s.trim();
+        if s.starts_with("arn:") && s.split(':').count() >= 6 {
+            Ok(TopicArn(s.to_string()))
+        } else {
+            Err(format!(
+                "'{s}' is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
+            ))
+        }
+    }
+}
+
+impl FromStr for TrustedNetworks {
+    type Err = String;
+    fn from_str(s: &str) -> Result<TrustedNetworks, String> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            out.push(Cidr::parse(part).ok_or_else(|| format!("'{part}' is not a CIDR network"))?);
+        }
+        Ok(TrustedNetworks::new(out))
+    }
+}
+
+impl FromStr for PortSet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<PortSet, String> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            out.push(
+                part.parse::<u16>()
+                    .map_err(|_| format!("'{part}' is not a port (0-65535)"))?,
+            );
+        }
+        Ok(PortSet::new(&out))
+    }
 }
 
 fn parse_count(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
+    match s.trim().parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("'{s}' is not a positive whole number")),
+        _ => Err(format!("'{}' is not a positive whole number", s.trim())),
+    }
+}
+
+/// A positive whole number, as text or a number.
+struct Count(u64);
+
+impl FromStr for Count {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Count, String> {
+        parse_count(s).map(Count)
+    }
+}
+
+/// Reads a value as text (a string, a number, a boolean, or a list joined
+/// with commas) and parses it with `T::from_str`, whose message names the
+/// value.
+fn text<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = String>,
+{
+    let raw = d.deserialize_any(TextVisitor)?;
+    raw.parse().map_err(de::Error::custom)
+}
+
+/// [`text`] where an empty value means "not set".
+fn optional_text<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = String>,
+{
+    let raw = d.deserialize_any(TextVisitor)?;
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    raw.parse().map(Some).map_err(de::Error::custom)
+}
+
+fn summary_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    text::<D, SummaryPrefix>(d).map(|p| p.0)
+}
+
+fn max_tracked<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    text::<D, MaxTracked>(d).map(|m| m.0)
+}
+
+fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    text::<D, Count>(d).map(|c| c.0)
+}
+
+fn count_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n = count(d)?;
+    usize::try_from(n).map_err(|_| de::Error::custom(format!("'{n}' is too large")))
+}
+
+/// `{rule: severity}`, each severity as text. The rule name is checked
+/// while its value is read, so an error's path names the key.
+fn severities<'de, D>(d: D) -> Result<BTreeMap<RuleId, Severity>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct Rules;
+    struct Level(Option<RuleId>, String);
+
+    impl<'de> de::DeserializeSeed<'de> for Level {
+        type Value = (RuleId, Severity);
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(RuleId, Severity), D::Error> {
+            let text = d.deserialize_any(TextVisitor)?;
+            let rule = self.0.ok_or_else(|| {
+                let known: Vec<&str> = RuleId::ALL.iter().map(|r| r.as_str()).collect();
+                de::Error::custom(format!(
+                    "no rule named '{}' (rules: {})",
+                    self.1,
+                    known.join(", ")
+                ))
+            })?;
+            Ok((rule, text.parse().map_err(de::Error::custom)?))
+        }
+    }
+
+    impl<'de> Visitor<'de> for Rules {
+        type Value = BTreeMap<RuleId, Severity>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a table of rule = severity")
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(name) = map.next_key::<String>()? {
+                let rule = RuleId::ALL.iter().copied().find(|r| r.as_str() == name);
+                let (rule, level) = map.next_value_seed(Level(rule, name))?;
+                out.insert(rule, level);
+            }
+            Ok(out)
+        }
+    }
+
+    d.deserialize_map(Rules)
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a value as text, a number or a list")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<String, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Item>()? {
+            items.push(item.0);
+        }
+        Ok(items.join(","))
+    }
+}
+
+/// One list item as text.
+struct Item(String);
+
+impl<'de> Deserialize<'de> for Item {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Item, D::Error> {
+        d.deserialize_any(TextVisitor).map(Item)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_env(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>(),
+        )
+    }
 
     #[test]
     fn trusted_networks_v4_and_v6() {
@@ -428,32 +538,63 @@ mod tests {
     }
 
     #[test]
-    fn env_errors_name_the_variable() {
-        let vars = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
-        let e = Config::from_env(vars("FLOWGUARD_ADMIN_PORTS", "22,ssh")).unwrap_err();
-        assert_eq!(e.origin, "FLOWGUARD_ADMIN_PORTS");
-        let e = Config::from_env(vars("FLOWGUARD_MIN_SEVERITY", "urgent")).unwrap_err();
-        assert_eq!(e.origin, "FLOWGUARD_MIN_SEVERITY");
-        let e = Config::from_env(vars("FLOWGUARD_TRUSTED_CIDRS", "10.0.0.0/33")).unwrap_err();
-        assert_eq!(e.origin, "FLOWGUARD_TRUSTED_CIDRS");
-        let e = Config::from_env(vars("FLOWGUARD_PORT_SCAN_THRESHOLD", "0")).unwrap_err();
-        assert_eq!(e.origin, "FLOWGUARD_PORT_SCAN_THRESHOLD");
-        let (c, rest) = Config::from_env(vec![
-            ("FLOWGUARD_TOPIC_ARN".to_string(), "arn".to_string()),
+    fn env_errors_name_the_variable_and_the_value() {
+        let cases = [
+            ("FLOWGUARD_ADMIN_PORTS", "22,ssh", "'ssh' is not a port"),
+            ("FLOWGUARD_MIN_SEVERITY", "urgent", "'urgent'"),
+            ("FLOWGUARD_TRUSTED_CIDRS", "10.0.0.0/33", "'10.0.0.0/33'"),
+            ("FLOWGUARD_PORT_SCAN_THRESHOLD", "0", "'0'"),
+            ("FLOWGUARD_MAX_TRACKED", "999", "at least 1000"),
+            ("FLOWGUARD_MAX_TRACKED", "5000000", "maximum of 1000000"),
+            ("FLOWGUARD_SUMMARY_PREFIX", "", "must not be empty"),
+            ("FLOWGUARD_SUMMARY_PREFIX", "/x", "must not start with '/'"),
+            ("FLOWGUARD_TOPIC_ARN", "not-an-arn", "'not-an-arn'"),
+            ("FLOWGUARD_SUMMARY_BUCKET", "Bad_Bucket", "'Bad_Bucket'"),
+            ("FLOWGUARD_TYPO", "1", "unknown field `typo`"),
+            ("FLOWGUARD_SEVERITY_PORT_SCAN", "urgent", "'urgent'"),
             (
-                "FLOWGUARD_SEVERITY_PORT_SCAN".to_string(),
-                "high".to_string(),
+                "FLOWGUARD_SEVERITY_NO_RULE",
+                "high",
+                "no rule named 'no-rule'",
             ),
-            ("PATH".to_string(), "/bin".to_string()),
-        ])
-        .unwrap();
-        assert_eq!(
-            rest,
-            vec![("FLOWGUARD_TOPIC_ARN".to_string(), "arn".to_string())]
-        );
-        assert_eq!(c.severity(RuleId::PortScan), Severity::High);
+        ];
+        for (var, value, says) in cases {
+            let e = env(&[(var, value)]).unwrap_err();
+            assert_eq!(e.origin, var, "{var}={value}: {e}");
+            assert!(e.message.contains(says), "{var}={value}: {e}");
+        }
     }
 
+    #[test]
+    fn env_sets_every_kind_of_value() {
+        let c = env(&[
+            (
+                "FLOWGUARD_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:t",
+            ),
+            ("FLOWGUARD_SEVERITY_PORT_SCAN", "high"),
+            ("FLOWGUARD_ADMIN_PORTS", " 22, 2222 "),
+            ("FLOWGUARD_MAX_TRACKED", "50000"),
+            ("FLOWGUARD_SUMMARY_PREFIX", "fg"),
+            ("PATH", "/bin"),
+        ])
+        .unwrap();
+        assert_eq!(c.severity(RuleId::PortScan), Severity::High);
+        assert_eq!(c.severity(RuleId::RejectedTraffic), Severity::Low);
+        assert_eq!(c.admin_ports.ports(), [22, 2222]);
+        assert_eq!(c.max_tracked, 50_000);
+        assert_eq!(c.summary_prefix, "fg/");
+        assert_eq!(
+            c.topic_arn,
+            Some(TopicArn("arn:aws:sns:us-east-1:123456789012:t".into()))
+        );
+        assert_eq!(env(&[("FLOWGUARD_TOPIC_ARN", "")]).unwrap().topic_arn, None);
+        let d = env(&[]).unwrap();
+        assert_eq!(d.summary_prefix, "flowguard/");
+        assert_eq!(d.publish_min_severity(), Severity::Medium);
+    }
+
+    #[cfg(feature = "cli")]
     #[test]
     fn toml_file() {
         let c = Config::from_toml(
@@ -469,5 +610,12 @@ mod tests {
         assert_eq!(c.severity(RuleId::RejectedTraffic), Severity::Medium);
         let e = Config::from_toml("admin_port = 22", "c.toml").unwrap_err();
         assert_eq!(e.origin, "c.toml: admin_port");
+        let e = Config::from_toml("max_tracked = 10", "c.toml").unwrap_err();
+        assert_eq!(e.origin, "c.toml: max_tracked");
+        assert!(e.message.contains("'10'"), "{e}");
+        let e = Config::from_toml("[severity]\nport-scan = \"x\"", "c.toml").unwrap_err();
+        assert_eq!(e.origin, "c.toml: severity.port-scan");
+        let e = Config::from_toml("summary_prefix = \"\"", "c.toml").unwrap_err();
+        assert_eq!(e.origin, "c.toml: summary_prefix");
     }
 }

@@ -15,71 +15,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::analyze::{AnalyzeError, Counts};
-use crate::config::{Config, ConfigError};
+use crate::analyze::{AnalyzeError, Counts, Report};
+use crate::config::Config;
 use crate::event::{decode, BatchTask, Invocation, Notice, ObjectRef};
-use crate::io::{ObjectStore, Publisher, StoreError};
+use crate::io::{ObjectStore, OpenedObject, Publisher, StoreError};
 use crate::report::build_message;
 use crate::rules::Severity;
 use crate::source::SourceRef;
 use crate::stream::analyze_reader;
-
-/// Settings of the Lambda function, from `FLOWGUARD_*` variables.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Engine configuration.
-    pub engine: Arc<Config>,
-    /// Bucket for summaries; `None` means the source object's bucket.
-    pub summary_bucket: Option<String>,
-    /// SNS topic; `None` disables publishing.
-    pub topic_arn: Option<String>,
-}
-
-impl Settings {
-    /// Reads the environment (pass `std::env::vars()`). Unknown
-    /// `FLOWGUARD_*` variables are errors, so a typo never silently keeps a
-    /// default.
-    pub fn from_env<I: IntoIterator<Item = (String, String)>>(
-        vars: I,
-    ) -> Result<Settings, ConfigError> {
-        let (engine, rest) = Config::from_env(vars)?;
-        let mut settings = Settings {
-            engine: Arc::new(engine),
-            summary_bucket: None,
-            topic_arn: None,
-        };
-        for (k, v) in rest {
-            let v = v.trim().to_string();
-            let err = |message: &str| ConfigError {
-                origin: k.clone(),
-                message: message.to_string(),
-            };
-            match k.as_str() {
-                "FLOWGUARD_SUMMARY_BUCKET" => {
-                    let ok = (3..=63).contains(&v.len())
-                        && v.bytes().all(|b| {
-                            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
-                        });
-                    if !ok {
-                        return Err(err("not a valid S3 bucket name"));
-                    }
-                    settings.summary_bucket = Some(v);
-                }
-                "FLOWGUARD_TOPIC_ARN" if v.is_empty() => {}
-                "FLOWGUARD_TOPIC_ARN" => {
-                    if !v.starts_with("arn:") || v.split(':').count() < 6 {
-                        return Err(err(
-                            "not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
-                        ));
-                    }
-                    settings.topic_arn = Some(v);
-                }
-                _ => return Err(err("unknown flowguard setting")),
-            }
-        }
-        Ok(settings)
-    }
-}
 
 /// What happened to one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -141,7 +84,7 @@ pub enum HandlerError {
 pub struct Handler<S, P> {
     store: Arc<S>,
     publisher: Arc<P>,
-    settings: Settings,
+    config: Arc<Config>,
 }
 
 fn now() -> u64 {
@@ -153,11 +96,11 @@ fn now() -> u64 {
 
 impl<S: ObjectStore, P: Publisher> Handler<S, P> {
     /// Builds the handler once; it is shared by all invocations.
-    pub fn new(store: Arc<S>, publisher: Arc<P>, settings: Settings) -> Handler<S, P> {
+    pub fn new(store: Arc<S>, publisher: Arc<P>, config: Arc<Config>) -> Handler<S, P> {
         Handler {
             store,
             publisher,
-            settings,
+            config,
         }
     }
 
@@ -190,11 +133,11 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
                             false
                         }
                         Ok(notices) => {
+                            // Each failure was logged with its object by
+                            // `process`; the message is retried as a whole.
                             let mut ok = true;
                             for n in notices {
-                                if self.notice(n).await.is_err() {
-                                    ok = false;
-                                }
+                                ok &= self.notice(n).await.is_ok();
                             }
                             ok
                         }
@@ -264,39 +207,34 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
         }
     }
 
-    fn summary_bucket<'a>(&'a self, obj: &'a ObjectRef) -> &'a str {
-        self.settings
-            .summary_bucket
-            .as_deref()
-            .unwrap_or(&obj.bucket)
-    }
-
-    /// Processes one object end to end.
+    /// Processes one object end to end, in named steps: [`Self::decide`]
+    /// (skip the function's own output, a deleted object, an object already
+    /// processed), [`Self::analyse`] (stream and analyse), [`Self::write_summaries`],
+    /// [`Self::publish`], [`Self::mark`]. Every failure is logged once, by
+    /// [`Job::fail`], with the bucket and key.
     pub async fn process(&self, obj: &ObjectRef) -> Result<ObjectOutcome, ObjectFailure> {
         let started = Instant::now();
-        let config = self.settings.engine.clone();
-        let prefix = config.summary_prefix.clone();
-        let out_bucket = self.summary_bucket(obj).to_string();
-        let skipped = |reason: &str| ObjectOutcome::Skipped {
-            bucket: obj.bucket.clone(),
-            key: obj.key.clone(),
-            reason: reason.to_string(),
+        let job = Job::new(obj, &self.config);
+        let (opened, marker) = match self.decide(&job).await? {
+            Decision::Skip(reason) => return Ok(job.skipped(reason)),
+            Decision::Process { opened, marker } => (opened, marker),
         };
-        // Every failure message names the object, once.
-        let name = format!("s3://{}/{}", obj.bucket, obj.key);
-        let fail = |error: String, retryable: bool| ObjectFailure {
-            bucket: obj.bucket.clone(),
-            key: obj.key.clone(),
-            error: if error.starts_with(&name) {
-                error
-            } else {
-                format!("{name}: {error}")
-            },
-            retryable,
-        };
-        if obj.bucket == out_bucket && obj.key.starts_with(&prefix) {
+        let report = self.analyse(&job, opened.body).await?;
+        self.write_summaries(&job, &report).await?;
+        let message_id = self.publish(&job, &report).await?;
+        self.mark(&job, &marker, &report, message_id.as_deref())
+            .await;
+        Ok(job.processed(&report, message_id.is_some(), started))
+    }
+
+    /// Step 1: whether to process the object at all. Opens it (the body is
+    /// not read yet) and checks the completion marker.
+    async fn decide(&self, job: &Job<'_>) -> Result<Decision, ObjectFailure> {
+        let obj = job.obj;
+        if obj.bucket == job.out_bucket && obj.key.starts_with(self.config.summary_prefix.as_str())
+        {
             tracing::info!(bucket = %obj.bucket, key = %obj.key, "own summary output; skipped");
-            return Ok(skipped("summary output of flowguard"));
+            return Ok(Decision::Skip(OWN_OUTPUT));
         }
         let opened = match self
             .store
@@ -308,12 +246,9 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
                 // Deleted between the event and the read: retrying cannot
                 // bring it back, so acknowledge instead of retrying forever.
                 tracing::warn!(bucket = %obj.bucket, key = %obj.key, "object no longer exists; skipped without retry");
-                return Ok(skipped(NO_SUCH_OBJECT));
+                return Ok(Decision::Skip(NO_SUCH_OBJECT));
             }
-            Err(e) => {
-                tracing::error!(bucket = %obj.bucket, key = %obj.key, error = %e, "cannot read object");
-                return Err(fail(e.to_string(), e.is_retryable()));
-            }
+            Err(e) => return Err(job.fail("cannot read object", e.to_string(), e.is_retryable())),
         };
         let identity = opened
             .version_id
@@ -323,49 +258,71 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
             .or_else(|| obj.etag.clone())
             .unwrap_or_else(|| "unversioned".into());
         let marker = format!(
-            "{prefix}_state/processed/{}/{}/{identity}.json",
-            obj.bucket, obj.key
+            "{}_state/processed/{}/{}/{identity}.json",
+            self.config.summary_prefix, obj.bucket, obj.key
         );
-        match self.store.exists(&out_bucket, &marker).await {
+        match self.store.exists(&job.out_bucket, &marker).await {
             Ok(true) => {
                 tracing::info!(bucket = %obj.bucket, key = %obj.key, marker = %marker, "already processed; skipped");
-                return Ok(skipped("already processed"));
+                Ok(Decision::Skip(ALREADY_PROCESSED))
             }
-            Ok(false) => {}
-            Err(e) => return Err(fail(e.to_string(), e.is_retryable())),
+            Ok(false) => Ok(Decision::Process { opened, marker }),
+            Err(e) => Err(job.fail(
+                "cannot check the completion marker",
+                e.to_string(),
+                e.is_retryable(),
+            )),
         }
+    }
 
+    /// Step 2: streams the body through the engine on a blocking thread. A
+    /// panic there is a bug, reported as a permanent failure: retrying the
+    /// same object would panic again.
+    async fn analyse(
+        &self,
+        job: &Job<'_>,
+        body: Box<dyn std::io::Read + Send>,
+    ) -> Result<Report, ObjectFailure> {
         let source = SourceRef::S3 {
-            bucket: obj.bucket.clone(),
-            key: obj.key.clone(),
+            bucket: job.obj.bucket.clone(),
+            key: job.obj.key.clone(),
         };
-        let body = opened.body;
-        let engine_config = config.clone();
-        let analysed = tokio::task::spawn_blocking(move || {
-            analyze_reader(body, source, &engine_config, now(), None)
-        })
-        .await
-        .map_err(|e| fail(format!("analysis task: {e}"), true))?;
+        let config = self.config.clone();
+        let analysed =
+            tokio::task::spawn_blocking(move || analyze_reader(body, source, &config, now(), None))
+                .await;
         let report = match analysed {
-            Ok(r) => r,
-            Err(e) => {
-                let retryable = e.is_retryable();
-                let kind = match e {
-                    AnalyzeError::NotFlowLog { .. } => "not a flow log",
-                    AnalyzeError::Read { .. } => "read failed",
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                let what = match e {
+                    AnalyzeError::NotFlowLog { .. } => "not a flow log; nothing written",
+                    AnalyzeError::Read { .. } => "read failed; nothing written",
+                    AnalyzeError::Internal { .. } => "internal error; nothing written",
                 };
-                tracing::error!(bucket = %obj.bucket, key = %obj.key, error = %e, retryable, "{kind}; nothing written");
-                return Err(fail(e.to_string(), retryable));
+                return Err(job.fail(what, e.to_string(), e.is_retryable()));
             }
+            Err(e) if e.is_panic() => {
+                return Err(job.fail(
+                    "internal error; nothing written",
+                    format!("the analysis panicked (a bug in flowguard): {e}"),
+                    false,
+                ))
+            }
+            Err(e) => return Err(job.fail("analysis task failed", e.to_string(), true)),
         };
         for w in &report.warnings {
-            tracing::warn!(bucket = %obj.bucket, key = %obj.key, "{w}");
+            tracing::warn!(bucket = %job.obj.bucket, key = %job.obj.key, "{w}");
         }
-        for s in report.summary_objects(&prefix) {
+        Ok(report)
+    }
+
+    /// Step 3: every summary table, `files` last.
+    async fn write_summaries(&self, job: &Job<'_>, report: &Report) -> Result<(), ObjectFailure> {
+        for s in report.summary_objects(&self.config.summary_prefix) {
             if let Err(e) = self
                 .store
                 .put(
-                    &out_bucket,
+                    &job.out_bucket,
                     &s.key,
                     s.body,
                     "application/x-ndjson",
@@ -373,24 +330,37 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
                 )
                 .await
             {
-                tracing::error!(key = %s.key, error = %e, "writing summary failed");
-                return Err(fail(e.to_string(), e.is_retryable()));
+                return Err(job.fail("writing summaries failed", e.to_string(), e.is_retryable()));
             }
         }
-        let summaries = format!("s3://{out_bucket}/{prefix}");
-        let mut message_id = None;
-        if self.settings.topic_arn.is_some() {
-            if let Some(msg) = build_message(&report, config.min_severity, &summaries) {
-                match self.publisher.publish(&msg).await {
-                    Ok(id) => message_id = Some(id),
-                    Err(e) => {
-                        tracing::error!(error = %e, "publishing findings failed");
-                        return Err(fail(e.to_string(), e.retryable));
-                    }
-                }
-            }
+        Ok(())
+    }
+
+    /// Step 4: the SNS message, if a topic is configured and a finding is
+    /// at or above the minimum severity. Returns the message id.
+    async fn publish(
+        &self,
+        job: &Job<'_>,
+        report: &Report,
+    ) -> Result<Option<String>, ObjectFailure> {
+        if self.config.topic_arn.is_none() {
+            return Ok(None);
         }
-        let marker_body = json!({
+        let Some(msg) = build_message(report, self.config.publish_min_severity(), &job.summaries)
+        else {
+            return Ok(None);
+        };
+        match self.publisher.publish(&msg).await {
+            Ok(id) => Ok(Some(id)),
+            Err(e) => Err(job.fail("publishing findings failed", e.to_string(), e.retryable)),
+        }
+    }
+
+    /// Step 5: the completion marker, so a duplicate delivery publishes no
+    /// second message. The work is done: a failure here only risks a
+    /// duplicate message, so it is a warning.
+    async fn mark(&self, job: &Job<'_>, marker: &str, report: &Report, message_id: Option<&str>) {
+        let body = json!({
             "source": report.source,
             "processed_at": report.files.processed_at,
             "findings": report.findings.len(),
@@ -398,24 +368,91 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
         });
         match self
             .store
-            .put_if_absent(&out_bucket, &marker, marker_body.to_string().into_bytes())
+            .put_if_absent(&job.out_bucket, marker, body.to_string().into_bytes())
             .await
         {
             Ok(true) => {}
             Ok(false) => {
-                tracing::warn!(marker = %marker, "completion marker already present: a concurrent delivery also processed this object")
+                tracing::warn!(bucket = %job.obj.bucket, key = %job.obj.key, marker = %marker, "completion marker already present: a concurrent delivery also processed this object")
             }
-            // The work is done; a missing marker only risks a duplicate message.
             Err(e) => {
-                tracing::warn!(marker = %marker, error = %e, "could not write completion marker")
+                tracing::warn!(bucket = %job.obj.bucket, key = %job.obj.key, marker = %marker, error = %e, "could not write completion marker")
             }
         }
+    }
+}
+
+/// What [`Handler::decide`] concluded.
+enum Decision {
+    /// Acknowledge without analysis, for this reason.
+    Skip(&'static str),
+    /// Analyse the opened object, then write `marker`.
+    Process {
+        opened: OpenedObject,
+        marker: String,
+    },
+}
+
+/// One object being processed: its names and the helpers that report on it.
+struct Job<'a> {
+    obj: &'a ObjectRef,
+    /// `s3://bucket/key`, the start of every failure message.
+    name: String,
+    /// Where the summaries go.
+    out_bucket: String,
+    /// `s3://{out_bucket}/{prefix}`.
+    summaries: String,
+}
+
+impl<'a> Job<'a> {
+    fn new(obj: &'a ObjectRef, config: &Config) -> Job<'a> {
+        let out_bucket = config
+            .summary_bucket
+            .as_ref()
+            .map_or(obj.bucket.as_str(), |b| b.0.as_str())
+            .to_string();
+        Job {
+            obj,
+            name: format!("s3://{}/{}", obj.bucket, obj.key),
+            summaries: format!("s3://{out_bucket}/{}", config.summary_prefix),
+            out_bucket,
+        }
+    }
+
+    /// Logs a failure (once: every failure path of an object goes through
+    /// here) and builds it. The message names the object.
+    fn fail(&self, what: &str, error: String, retryable: bool) -> ObjectFailure {
+        let error = if error.starts_with(&self.name) {
+            error
+        } else {
+            format!("{}: {error}", self.name)
+        };
+        tracing::error!(bucket = %self.obj.bucket, key = %self.obj.key, error = %error, retryable, "{what}");
+        ObjectFailure {
+            bucket: self.obj.bucket.clone(),
+            key: self.obj.key.clone(),
+            error,
+            retryable,
+        }
+    }
+
+    fn skipped(&self, reason: &str) -> ObjectOutcome {
+        ObjectOutcome::Skipped {
+            bucket: self.obj.bucket.clone(),
+            key: self.obj.key.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The outcome of a processed object, logged with its metrics (an
+    /// Embedded Metric Format line on standard output).
+    fn processed(&self, report: &Report, published: bool, started: Instant) -> ObjectOutcome {
         let counts = report.counts();
         let by_sev = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
         let elapsed_ms = started.elapsed().as_millis() as u64;
         tracing::info!(
-            bucket = %obj.bucket, key = %obj.key, records = counts.records, malformed = counts.malformed,
-            findings = report.findings.len(), published = message_id.is_some(), elapsed_ms, "processed"
+            bucket = %self.obj.bucket, key = %self.obj.key, records = counts.records, malformed = counts.malformed,
+            findings = report.findings.len(), published, elapsed_ms, "processed"
         );
         println!(
             "{}",
@@ -430,17 +467,21 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
                 elapsed_ms
             )
         );
-        Ok(ObjectOutcome::Processed {
-            bucket: obj.bucket.clone(),
-            key: obj.key.clone(),
+        ObjectOutcome::Processed {
+            bucket: self.obj.bucket.clone(),
+            key: self.obj.key.clone(),
             counts,
             findings: report.findings.len(),
-            published: message_id.is_some(),
-            summaries,
-        })
+            published,
+            summaries: self.summaries.clone(),
+        }
     }
 }
 
+/// Outcome reason for the function's own summary output.
+pub const OWN_OUTPUT: &str = "summary output of flowguard";
+/// Outcome reason for an object whose completion marker exists.
+pub const ALREADY_PROCESSED: &str = "already processed";
 /// Outcome reason for an object deleted before it was read.
 pub const NO_SUCH_OBJECT: &str = "object no longer exists";
 
@@ -508,12 +549,12 @@ mod tests {
     ) {
         let store = Arc::new(MemoryStore::default());
         let publisher = Arc::new(MemoryPublisher::default());
-        let settings = Settings::from_env(vec![(
+        let config = Config::from_env(vec![(
             "FLOWGUARD_TOPIC_ARN".to_string(),
             "arn:aws:sns:us-east-1:123456789012:findings".to_string(),
         )])
         .unwrap();
-        let h = Handler::new(store.clone(), publisher.clone(), settings);
+        let h = Handler::new(store.clone(), publisher.clone(), Arc::new(config));
         (store, publisher, h)
     }
 
@@ -642,6 +683,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_non_flow_log_is_not_read_to_the_end() {
+        let (store, publisher, h) = handler();
+        // 64 MB of numbered prose: the engine gives up on the first line.
+        let mut body = Vec::with_capacity(64 << 20);
+        let mut i = 0u64;
+        while body.len() < 64 << 20 {
+            body.extend_from_slice(format!("{i} GET /index.html 200\n").as_bytes());
+            i += 1;
+        }
+        let total = body.len() as u64;
+        store.insert(BUCKET, KEY, body);
+        let err = h.process(&object(KEY)).await.unwrap_err();
+        assert!(!err.retryable);
+        assert!(err.error.contains("not a flow log"), "{}", err.error);
+        let read = store.bytes_read.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(read < total / 16, "read {read} of {total} bytes");
+        assert!(summaries(&store).is_empty());
+        assert_eq!(published(&publisher), 0);
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_the_engine_is_a_permanent_failure() {
+        let (store, publisher, h) = handler();
+        store.insert(BUCKET, KEY, exposed_ssh());
+        store
+            .panic_reads
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let err = h.process(&object(KEY)).await.unwrap_err();
+        assert!(!err.retryable, "{err:?}");
+        assert!(err.error.contains("internal error"), "{}", err.error);
+        assert!(err.error.starts_with("s3://logs/AWSLogs/"), "{}", err.error);
+        assert!(summaries(&store).is_empty());
+        assert!(markers(&store).is_empty());
+        assert_eq!(published(&publisher), 0);
+    }
+
+    #[tokio::test]
     async fn own_output_and_missing_objects_are_skipped() {
         let (store, _publisher, h) = handler();
         let own = h
@@ -700,25 +778,5 @@ mod tests {
             "tasks": [{"taskId": "t-net", "s3Key": "AWSLogs/x.log.gz", "s3Bucket": "logs"}]});
         let out = h.handle(event).await.unwrap();
         assert_eq!(out["results"][0]["resultCode"], "TemporaryFailure");
-    }
-
-    #[test]
-    fn settings_reject_unknown_and_invalid_variables() {
-        let one = |k: &str, v: &str| Settings::from_env(vec![(k.to_string(), v.to_string())]);
-        assert_eq!(
-            one("FLOWGUARD_TOPIC_ARN", "not-an-arn").unwrap_err().origin,
-            "FLOWGUARD_TOPIC_ARN"
-        );
-        assert_eq!(
-            one("FLOWGUARD_SUMMARY_BUCKET", "Bad_Bucket")
-                .unwrap_err()
-                .origin,
-            "FLOWGUARD_SUMMARY_BUCKET"
-        );
-        assert_eq!(
-            one("FLOWGUARD_TYPO", "1").unwrap_err().origin,
-            "FLOWGUARD_TYPO"
-        );
-        assert!(one("FLOWGUARD_TOPIC_ARN", "").unwrap().topic_arn.is_none());
     }
 }

@@ -1,13 +1,29 @@
 //! flowguard turns Amazon VPC Flow Logs into security findings.
 //!
-//! The core is pure and synchronous: [`flowlog`] parses any format version
-//! and custom field order, [`rules`] detects exposure, brute force, scans and
-//! visibility gaps, [`summary`] aggregates partitioned tables for Athena, and
-//! [`analyze`] ties them into an engine that takes text and returns a
-//! [`Report`]. [`stream`] feeds the engine from any reader (gzip or plain)
-//! on two threads in bounded memory. [`report`] renders findings for people
-//! and for SNS. The AWS edge ([`io`], [`event`], [`handler`]) sits behind
-//! small traits and the `aws` feature.
+//! # Architecture
+//!
+//! The crate is layered; a module only imports modules of its own layer's
+//! leaves or of lower layers, never a higher one (`shared/tools/modcycles.py`
+//! checks that no two modules import each other, directly or not):
+//!
+//! 1. Leaves: [`hash`], [`net`], [`severity`], [`time`], [`source`].
+//! 2. Text in: [`flowlog`] (field catalogue, formats, the line parser), and
+//!    [`config`] (one serde struct of every setting).
+//! 3. Shared state: [`flow`] (a record classified once), [`bounded`] (maps
+//!    that stop growing at a bound).
+//! 4. Pure detection and aggregation: [`rules`] and [`summary`].
+//! 5. [`analyze`]: the sans-I/O engine, text in, [`Report`] out.
+//! 6. [`stream`]: any reader (gzip or plain) into the engine, on threads,
+//!    in bounded memory; [`report`] renders findings for people and SNS;
+//!    [`generate`] writes synthetic logs.
+//! 7. The edge, behind small traits: [`io`] (object store, publisher) and,
+//!    with the `aws` feature, [`event`] (Lambda payloads) and [`handler`]
+//!    (orchestration of one invocation).
+//! 8. The binaries: `flowguard` (feature `cli`) and `flowguard-lambda`
+//!    (feature `aws`).
+//!
+//! Layers 1 to 6 never import tokio or an AWS crate:
+//! `cargo build --lib --no-default-features` builds them alone.
 
 #![warn(missing_docs)]
 
@@ -16,18 +32,21 @@ pub mod bounded;
 pub mod config;
 #[cfg(feature = "aws")]
 pub mod event;
+pub mod flow;
 pub mod flowlog;
 pub mod generate;
 #[cfg(feature = "aws")]
 pub mod handler;
+pub mod hash;
+pub mod io;
+pub mod net;
 pub mod report;
 pub mod rules;
+pub mod severity;
 pub mod source;
 pub mod stream;
 pub mod summary;
 pub mod time;
-
-pub mod io;
 
 pub use analyze::{analyze_text, AnalyzeError, Counts, Engine, FilesRow, Report, SummaryObject};
 pub use config::{Config, ConfigError};

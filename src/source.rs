@@ -29,6 +29,30 @@ impl SourceRef {
         }
     }
 
+    /// The bucket of an S3 object.
+    pub fn bucket(&self) -> Option<&str> {
+        match self {
+            SourceRef::S3 { bucket, .. } => Some(bucket),
+            SourceRef::Path { .. } => None,
+        }
+    }
+
+    /// The key of an S3 object.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            SourceRef::S3 { key, .. } => Some(key),
+            SourceRef::Path { .. } => None,
+        }
+    }
+
+    /// The path of a local file.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            SourceRef::S3 { .. } => None,
+            SourceRef::Path { path } => Some(path),
+        }
+    }
+
     /// The key or path, used to derive partitions and the output stem.
     pub fn key_like(&self) -> &str {
         match self {

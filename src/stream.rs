@@ -103,8 +103,8 @@ pub fn analyze_reader<R: Read + Send>(
     let mut aggregator = Aggregator::new(config);
     let object = source.clone(); // named in errors even if a thread fails
     let mut failure = None;
-    let scanner = std::thread::scope(|s| {
-        s.spawn(move || {
+    let (reader, scanner) = std::thread::scope(|s| {
+        let reader = s.spawn(move || {
             if let Err((e, at)) = read_chunks(counting, &text_tx, &text_pool_rx) {
                 let _ = text_tx.send(Msg::Failed(e, at));
             }
@@ -128,8 +128,15 @@ pub fn analyze_reader<R: Read + Send>(
                         break;
                     }
                 }
+                if scanner.failed() {
+                    // Not a flow log: nothing later changes the verdict, so
+                    // stop here instead of inflating (and downloading) the
+                    // rest of the object.
+                    break;
+                }
             }
-            // Dropping the receivers unblocks the reader if we stopped early.
+            // Dropping the receivers unblocks and stops the reader, which
+            // drops the source (for S3, the response body).
             drop(text_rx);
             drop(text_pool_tx);
             scanner
@@ -148,18 +155,28 @@ pub fn analyze_reader<R: Read + Send>(
         }
         drop(batch_rx);
         drop(batch_pool_tx);
-        scan.join()
+        // Joined here, so a panic in either thread is an error, not a panic
+        // of the whole scope.
+        (reader.join(), scan.join())
     });
-    let scanner = match scanner {
-        Ok(s) => s,
-        Err(_) => {
-            return Err(AnalyzeError::Read {
+    let scanner = match (reader, scanner) {
+        (Ok(()), Ok(s)) => s,
+        (_, scanner) => {
+            let which = if scanner.is_err() {
+                "scanner"
+            } else {
+                "reader"
+            };
+            return Err(AnalyzeError::Internal {
                 object,
-                bytes: 0,
-                error: io::Error::other("scanner thread panicked"),
-            })
+                message: format!("the {which} thread panicked"),
+            });
         }
     };
+    if scanner.failed() {
+        // The verdict does not depend on how far the reader got.
+        return Engine::from_parts(scanner, aggregator).finish(0, now);
+    }
     if let Some((error, bytes)) = failure {
         return Err(AnalyzeError::Read {
             object,

@@ -8,7 +8,8 @@ use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 
-use flowguard::handler::{Handler, Settings};
+use flowguard::config::Config;
+use flowguard::handler::Handler;
 use flowguard::io::s3::S3Store;
 use flowguard::io::sns::SnsPublisher;
 
@@ -24,8 +25,8 @@ async fn main() -> Result<(), Error> {
         .with_current_span(false)
         .init();
 
-    let settings = match Settings::from_env(std::env::vars()) {
-        Ok(s) => s,
+    let config = match Config::from_env(std::env::vars()) {
+        Ok(c) => Arc::new(c),
         Err(e) => {
             eprintln!("flowguard-lambda: configuration error: {e}");
             tracing::error!(variable = %e.origin, "configuration error: {}", e.message);
@@ -41,16 +42,20 @@ async fn main() -> Result<(), Error> {
         .force_path_style(custom_endpoint)
         .build();
     let store = Arc::new(S3Store::new(aws_sdk_s3::Client::from_conf(s3_config)));
-    let topic = settings.topic_arn.clone().unwrap_or_default();
+    let topic = config
+        .topic_arn
+        .as_ref()
+        .map(|t| t.0.clone())
+        .unwrap_or_default();
     let publisher = Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), topic));
     tracing::info!(
-        summary_bucket = ?settings.summary_bucket,
-        topic = ?settings.topic_arn,
-        prefix = %settings.engine.summary_prefix,
-        min_severity = %settings.engine.min_severity,
+        summary_bucket = ?config.summary_bucket.as_ref().map(|b| &b.0),
+        topic = ?config.topic_arn.as_ref().map(|t| &t.0),
+        prefix = %config.summary_prefix,
+        min_severity = %config.publish_min_severity(),
         "flowguard-lambda started"
     );
-    let handler = Arc::new(Handler::new(store, publisher, settings));
+    let handler = Arc::new(Handler::new(store, publisher, config));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
         async move {

@@ -172,15 +172,7 @@ fn load_config(path: Option<&Path>, min: Option<Severity>) -> Result<(Config, Se
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let config =
         Config::from_toml(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
-    let file_sets_min = text
-        .parse::<toml::Table>()
-        .map(|t| t.contains_key("min_severity"))
-        .unwrap_or(false);
-    let min = min.unwrap_or(if file_sets_min {
-        config.min_severity
-    } else {
-        Severity::Low
-    });
+    let min = min.or(config.min_severity).unwrap_or(Severity::Low);
     Ok((config, min))
 }
 

@@ -1,9 +1,10 @@
 //! In-memory fakes of [`ObjectStore`] and [`Publisher`], for unit tests of
-//! the handler's error paths.
+//! the handler's error paths (compiled for tests only).
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
-use std::sync::Mutex;
+use std::io::{Cursor, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::{ObjectStore, OpenedObject, PublishError, Publisher, StoreError};
 use crate::report::SnsMessage;
@@ -17,6 +18,26 @@ pub struct MemoryStore {
     pub fail_puts: Mutex<Option<String>>,
     /// When set, `open` fails with this (retryable) message.
     pub fail_opens: Mutex<Option<String>>,
+    /// Body bytes handed to readers so far, over all opens.
+    pub bytes_read: Arc<AtomicU64>,
+    /// When set, reading a body panics (a stand-in for a bug in the engine).
+    pub panic_reads: std::sync::atomic::AtomicBool,
+}
+
+/// A body that counts what its reader takes.
+struct CountingBody {
+    inner: Cursor<Vec<u8>>,
+    read: Arc<AtomicU64>,
+    panic: bool,
+}
+
+impl Read for CountingBody {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        assert!(!self.panic, "panic_reads is set");
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 impl MemoryStore {
@@ -72,10 +93,14 @@ impl ObjectStore for MemoryStore {
             bucket: bucket.into(),
             key: key.into(),
         })?;
-        let etag = format!("{:016x}", crate::rules::finding::fnv1a64(&body));
+        let etag = format!("{:016x}", crate::hash::fnv1a64(&body));
         Ok(OpenedObject {
             length: Some(body.len() as u64),
-            body: Box::new(Cursor::new(body)),
+            body: Box::new(CountingBody {
+                inner: Cursor::new(body),
+                read: self.bytes_read.clone(),
+                panic: self.panic_reads.load(Ordering::Relaxed),
+            }),
             etag: Some(etag),
             version_id: None,
         })

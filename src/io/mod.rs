@@ -1,6 +1,6 @@
 //! The I/O edge: small traits for reading objects, storing summaries and
 //! publishing messages. The local filesystem writer is here; the in-memory
-//! fakes serve the handler's unit tests; S3 and SNS implementations live
+//! fakes (tests only) serve the handler's unit tests; S3 and SNS implementations live
 //! behind the `aws` feature.
 
 use std::future::Future;
@@ -9,7 +9,8 @@ use std::io::Read;
 use crate::report::SnsMessage;
 
 pub mod fs;
-pub mod memory;
+#[cfg(test)]
+pub(crate) mod memory;
 #[cfg(feature = "aws")]
 pub mod s3;
 #[cfg(feature = "aws")]

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use crate::bounded::DenseMap;
 
 use super::{
-    ports_label, remote_service_technique, Finding, FindingContext, FindingSink, Flow, Hits, Rule,
-    RuleId,
+    plural, ports_label, remote_service_technique, sorted, track, Finding, FindingContext,
+    FindingSink, Flow, Hits, Rule, RuleId,
 };
 use crate::config::Config;
 
@@ -159,35 +159,4 @@ fn techniques(hits: &Hits) -> Vec<&'static str> {
     t.sort_unstable();
     t.dedup();
     t
-}
-
-/// Adds a flow under `key`, unless the map is full and the key is new.
-pub(crate) fn track<K: std::hash::Hash + Eq>(
-    map: &mut DenseMap<K, Hits>,
-    key: K,
-    flow: &Flow<'_>,
-    cap: usize,
-    limit_hit: &mut bool,
-    detail_from: u64,
-) {
-    match map.entry(key, cap) {
-        Some(h) => h.add(flow, detail_from),
-        None => *limit_hit = true,
-    }
-}
-
-/// Map entries in a stable order (by key), so output does not depend on
-/// hashing.
-pub(crate) fn sorted<K: Ord, V>(map: &DenseMap<K, V>) -> Vec<(&K, &V)> {
-    let mut v: Vec<_> = map.iter().collect();
-    v.sort_by(|a, b| a.0.cmp(b.0));
-    v
-}
-
-pub(crate) fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::{FindingContext, Hits, RuleId, Severity};
+use crate::hash::fnv1a64;
 use crate::source::SourceRef;
 use crate::time::rfc3339;
 
@@ -109,29 +110,6 @@ impl Finding {
             source: ctx.source.clone(),
             mitre_attack,
         }
-    }
-}
-
-/// FNV-1a, 64 bit: a stable hash that does not depend on the platform or
-/// the Rust version, for finding ids.
-pub fn fnv1a64(data: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in data {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fnv_is_the_reference_function() {
-        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
-        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
     }
 }
 

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
-use super::Flow;
+use super::{Flow, NO_INTERFACE};
 
 /// How many destination addresses a finding lists.
 pub const MAX_LISTED_ADDRS: usize = 10;
@@ -19,8 +19,6 @@ pub const MAX_LISTED_ADDRS: usize = 10;
 pub const MAX_LISTED_PORTS: usize = 20;
 /// How many interface ids a finding lists.
 pub const MAX_LISTED_INTERFACES: usize = 5;
-/// "No interface id" in an interned slot.
-pub const NO_INTERFACE: u32 = u32::MAX;
 /// Distinct interface ids remembered per object (AWS objects carry one
 /// account's interfaces: hundreds, rarely thousands).
 pub const MAX_INTERFACES: usize = 65_536;

@@ -2,16 +2,13 @@
 //! [`Flow`]), keeps bounded per-source state, and turns it into at most one
 //! finding per source (per destination for `admin-port-exposed`).
 
-use std::fmt;
-use std::net::IpAddr;
-use std::str::FromStr;
-
-use serde::Serialize;
-
+use crate::bounded::DenseMap;
 use crate::config::Config;
-use crate::flowlog::{Action, FlowDirection, FlowRecord};
+use crate::flowlog::FlowRecord;
 use crate::source::SourceRef;
-use crate::summary::addr_hash;
+
+pub use crate::flow::{Flow, NO_INTERFACE};
+pub use crate::severity::{RuleId, Severity};
 
 mod admin;
 pub mod finding;
@@ -23,180 +20,11 @@ mod skipped;
 
 pub use admin::{AdminPortBruteForce, AdminPortExposed};
 pub use finding::{Finding, FindingSink};
-pub use hits::{Hits, InterfaceTable, NO_INTERFACE};
+pub use hits::{Hits, InterfaceTable};
 pub use rejected::RejectedTraffic;
 pub use scan::PortScan;
 pub use sensitive::SensitivePortExposed;
 pub use skipped::SkippedRecords;
-
-/// How urgent a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Worth a look.
-    Low,
-    /// Likely hostile.
-    Medium,
-    /// Exposure or attack in progress.
-    High,
-}
-
-impl Severity {
-    /// `low`, `medium` or `high`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-        }
-    }
-}
-
-impl FromStr for Severity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Severity, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "low" => Ok(Severity::Low),
-            "medium" => Ok(Severity::Medium),
-            "high" => Ok(Severity::High),
-            other => Err(format!("'{other}' is not a severity (low, medium, high)")),
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The rule identifiers of SPEC §2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum RuleId {
-    /// An accepted inbound flow from the internet to SSH/RDP.
-    #[serde(rename = "admin-port-exposed")]
-    AdminPortExposed,
-    /// Many flows from one internet source to admin ports.
-    #[serde(rename = "admin-port-brute-force")]
-    AdminPortBruteForce,
-    /// An accepted inbound flow from the internet to a database-like port.
-    #[serde(rename = "sensitive-port-exposed")]
-    SensitivePortExposed,
-    /// Vertical port scan or horizontal sweep.
-    #[serde(rename = "port-scan")]
-    PortScan,
-    /// Many rejected flows from one source.
-    #[serde(rename = "rejected-traffic")]
-    RejectedTraffic,
-    /// AWS dropped records (SKIPDATA): a visibility gap.
-    #[serde(rename = "skipped-records")]
-    SkippedRecords,
-}
-
-impl RuleId {
-    /// Every rule.
-    pub const ALL: [RuleId; 6] = [
-        RuleId::AdminPortExposed,
-        RuleId::AdminPortBruteForce,
-        RuleId::SensitivePortExposed,
-        RuleId::PortScan,
-        RuleId::RejectedTraffic,
-        RuleId::SkippedRecords,
-    ];
-
-    /// The rule id text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RuleId::AdminPortExposed => "admin-port-exposed",
-            RuleId::AdminPortBruteForce => "admin-port-brute-force",
-            RuleId::SensitivePortExposed => "sensitive-port-exposed",
-            RuleId::PortScan => "port-scan",
-            RuleId::RejectedTraffic => "rejected-traffic",
-            RuleId::SkippedRecords => "skipped-records",
-        }
-    }
-
-    /// Severity from SPEC §2.
-    pub fn default_severity(self) -> Severity {
-        match self {
-            RuleId::AdminPortExposed
-            | RuleId::AdminPortBruteForce
-            | RuleId::SensitivePortExposed => Severity::High,
-            RuleId::PortScan => Severity::Medium,
-            RuleId::RejectedTraffic | RuleId::SkippedRecords => Severity::Low,
-        }
-    }
-}
-
-impl fmt::Display for RuleId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An OK record with addresses, classified once for all rules.
-#[derive(Debug, Clone, Copy)]
-pub struct Flow<'a> {
-    /// The typed record.
-    pub record: &'a FlowRecord,
-    /// Interned `interface-id` ([`NO_INTERFACE`] when absent).
-    pub interface: u32,
-    /// Source address.
-    pub src: IpAddr,
-    /// Destination address.
-    pub dst: IpAddr,
-    /// The source is in a trusted network.
-    pub src_trusted: bool,
-    /// Inbound from the internet: `flow-direction` ingress when present,
-    /// else an untrusted source and a trusted destination.
-    pub inbound: bool,
-    /// A server's reply (from a port below 1024 to one of 1024 or above):
-    /// never an attempt by the sender.
-    pub is_reply: bool,
-    /// [`addr_hash`] of the source, computed once for the tables and rules.
-    pub src_hash: u64,
-    /// [`addr_hash`] of the destination.
-    pub dst_hash: u64,
-}
-
-impl<'a> Flow<'a> {
-    /// Classifies a record; `None` when it has no addresses.
-    #[inline]
-    pub fn classify(record: &'a FlowRecord, interface: u32, config: &Config) -> Option<Flow<'a>> {
-        let src = record.srcaddr?;
-        let dst = record.dstaddr?;
-        let src_trusted = config.trusted.contains(src);
-        let inbound = match record.flow_direction {
-            Some(d) => d == FlowDirection::Ingress,
-            None => !src_trusted && config.trusted.contains(dst),
-        };
-        let is_reply =
-            matches!((record.srcport, record.dstport), (Some(s), Some(d)) if s < 1024 && d >= 1024);
-        Some(Flow {
-            record,
-            interface,
-            src,
-            dst,
-            src_trusted,
-            inbound,
-            is_reply,
-            src_hash: addr_hash(src),
-            dst_hash: addr_hash(dst),
-        })
-    }
-
-    /// `action` is ACCEPT.
-    #[inline]
-    pub fn accepted(&self) -> bool {
-        self.record.action == Some(Action::Accept)
-    }
-
-    /// `action` is REJECT.
-    #[inline]
-    pub fn rejected(&self) -> bool {
-        self.record.action == Some(Action::Reject)
-    }
-}
 
 /// What every finding of one object shares.
 #[derive(Debug, Clone)]
@@ -283,5 +111,37 @@ pub fn remote_service_technique(port: u16) -> &'static str {
         3389 => "T1021.001",
         5900 => "T1021.005",
         _ => "T1021",
+    }
+}
+
+/// Adds a flow under `key`, unless the map is full and the key is new.
+pub(crate) fn track<K: std::hash::Hash + Eq>(
+    map: &mut DenseMap<K, Hits>,
+    key: K,
+    flow: &Flow<'_>,
+    cap: usize,
+    limit_hit: &mut bool,
+    detail_from: u64,
+) {
+    match map.entry(key, cap) {
+        Some(h) => h.add(flow, detail_from),
+        None => *limit_hit = true,
+    }
+}
+
+/// Map entries in a stable order (by key), so output does not depend on
+/// hashing.
+pub(crate) fn sorted<K: Ord, V>(map: &DenseMap<K, V>) -> Vec<(&K, &V)> {
+    let mut v: Vec<_> = map.iter().collect();
+    v.sort_by(|a, b| a.0.cmp(b.0));
+    v
+}
+
+/// `""` for one, `"s"` otherwise.
+pub(crate) fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }

@@ -4,8 +4,7 @@ use std::net::IpAddr;
 
 use crate::bounded::DenseMap;
 
-use super::admin::{sorted, track};
-use super::{Finding, FindingContext, FindingSink, Flow, Hits, Rule, RuleId};
+use super::{sorted, track, Finding, FindingContext, FindingSink, Flow, Hits, Rule, RuleId};
 use crate::config::Config;
 
 /// Counts REJECTed flows per source. Replies are counted too: a scanner

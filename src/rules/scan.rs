@@ -6,11 +6,12 @@
 
 use std::net::IpAddr;
 
-use super::admin::{plural, sorted, track};
-use super::{Finding, FindingContext, FindingSink, Flow, Hits, Rule, RuleId};
+use super::{
+    plural, sorted, track, Finding, FindingContext, FindingSink, Flow, Hits, Rule, RuleId,
+};
 use crate::bounded::{DenseMap, HashCounter, HashSet64};
 use crate::config::Config;
-use crate::summary::mix64 as mix;
+use crate::hash::mix64 as mix;
 
 const SYN: u16 = 0x02;
 const ACK: u16 = 0x10;

@@ -5,8 +5,10 @@ use std::net::IpAddr;
 
 use crate::bounded::DenseMap;
 
-use super::admin::{plural, sorted, track};
-use super::{ports_label, Finding, FindingContext, FindingSink, Flow, Hits, Rule, RuleId};
+use super::{
+    plural, ports_label, sorted, track, Finding, FindingContext, FindingSink, Flow, Hits, Rule,
+    RuleId,
+};
 use crate::config::Config;
 
 /// Accepted inbound flows from the internet to a sensitive port.

@@ -37,7 +37,7 @@ impl Rule for SkippedRecords {
         let title = format!(
             "AWS skipped flow records {} time{} on {}: traffic in that window is not visible",
             self.hits.flows(),
-            super::admin::plural(self.hits.flows()),
+            super::plural(self.hits.flows()),
             if names.is_empty() {
                 "unknown interfaces".to_string()
             } else {

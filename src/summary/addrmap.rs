@@ -158,6 +158,11 @@ impl<V: Clone + Default> U32Map<V> {
     }
 }
 
+/// Whether this target has a prefetch instruction. Where it has none, the
+/// callers skip the prefetch stages entirely: the `Values` stage probes the
+/// map to find its slot, work that only pays when the hint is real.
+pub const HAS_PREFETCH: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
+
 /// Asks the CPU to start loading the cache line of `p` (a hint only).
 #[inline]
 pub(crate) fn prefetch_read<T>(p: &T) {
@@ -168,7 +173,18 @@ pub(crate) fn prefetch_read<T>(p: &T) {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         _mm_prefetch::<_MM_HINT_T0>((p as *const T).cast::<i8>());
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: PRFM is a hint in the base AArch64 instruction set: it never
+    // faults (even on an unmapped address), reads no register but the
+    // address and writes no memory, register or flag.
+    unsafe {
+        std::arch::asm!(
+            "prfm pldl1keep, [{addr}]",
+            addr = in(reg) (p as *const T),
+            options(nostack, readonly, preserves_flags)
+        );
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     let _ = p;
 }
 

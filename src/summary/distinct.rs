@@ -4,8 +4,6 @@
 //! `ports` can have tens of thousands of rows (every ephemeral port of
 //! server replies), so the per-row cost matters more than precision.
 
-use std::net::IpAddr;
-
 /// Items kept exactly before switching to the sketch.
 const EXACT: usize = 5;
 /// Registers of the sketch (a power of two).
@@ -32,25 +30,6 @@ impl Default for Distinct {
             items: [0; EXACT],
         }
     }
-}
-
-/// A well-mixed 64-bit hash of an address (SplitMix64 finaliser over its
-/// bits), so sketch registers are uniform.
-#[inline]
-pub fn addr_hash(a: IpAddr) -> u64 {
-    let x: u128 = match a {
-        IpAddr::V4(v) => u128::from(u32::from(v)) | (1u128 << 100),
-        IpAddr::V6(v) => u128::from(v),
-    };
-    mix64((x as u64) ^ ((x >> 64) as u64).rotate_left(29) ^ 0x9E37_79B9_7F4A_7C15)
-}
-
-/// The SplitMix64 finaliser: spreads any 64-bit value over all bits.
-#[inline]
-pub fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 impl Distinct {
@@ -134,6 +113,8 @@ fn estimate(regs: &[u8; REGISTERS / 2]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::addr_hash;
+    use std::net::IpAddr;
 
     #[test]
     fn exact_then_estimated() {

@@ -12,14 +12,60 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde::Serialize;
 
-pub use addrmap::Prefetch;
-pub use distinct::{addr_hash, mix64, Distinct};
+pub use addrmap::{Prefetch, HAS_PREFETCH};
+pub use distinct::Distinct;
 pub use partition::{delivery_time, safe_component, stem, KeyFacts, PartitionKey};
 pub use tables::{AdminRow, PortsRow, ServicesRow, TableBuilder, Tables, TalkersRow};
 
-/// The summary tables, in the order they are written (`files` last, so a
-/// complete `files` row means the other tables of the object are there).
-pub const TABLE_NAMES: [&str; 6] = ["ports", "talkers", "admin", "services", "findings", "files"];
+/// The summary tables of SPEC section 3 (plus `services`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Table {
+    /// Per destination port, protocol and action.
+    Ports,
+    /// The top addresses by bytes.
+    Talkers,
+    /// Flows to admin ports, per source, destination, port and action.
+    Admin,
+    /// Traffic to each service (address and well-known, admin or
+    /// sensitive port).
+    Services,
+    /// One row per finding.
+    Findings,
+    /// One row per object.
+    Files,
+}
+
+impl Table {
+    /// Every table, in the order they are written (`files` last, so a
+    /// complete `files` row means the other tables of the object are there).
+    pub const ALL: [Table; 6] = [
+        Table::Ports,
+        Table::Talkers,
+        Table::Admin,
+        Table::Services,
+        Table::Findings,
+        Table::Files,
+    ];
+
+    /// The table's name, the first component of its keys.
+    #[inline]
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Ports => "ports",
+            Table::Talkers => "talkers",
+            Table::Admin => "admin",
+            Table::Services => "services",
+            Table::Findings => "findings",
+            Table::Files => "files",
+        }
+    }
+}
+
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// A row with the object's `source` column prepended.
 #[derive(Serialize)]

@@ -17,6 +17,27 @@ pub struct PartitionKey {
 }
 
 impl PartitionKey {
+    /// The partition of an object (SPEC section 3): account and region from
+    /// its key, else from its records, else `unknown`; `dt`/`hour` from the
+    /// delivery time in its file name, else its earliest record start, else
+    /// `now`.
+    pub fn resolve(
+        facts: &KeyFacts,
+        account: Option<String>,
+        region: Option<String>,
+        first_start: Option<u64>,
+        now: u64,
+    ) -> PartitionKey {
+        let when = UtcDateTime::from_unix(facts.delivered.or(first_start).unwrap_or(now));
+        let unknown = || "unknown".to_string();
+        PartitionKey {
+            account: facts.account.clone().or(account).unwrap_or_else(unknown),
+            region: facts.region.clone().or(region).unwrap_or_else(unknown),
+            dt: when.date(),
+            hour: format!("{:02}", when.hour),
+        }
+    }
+
     /// `{prefix}{table}/account=../region=../dt=../hour=../{stem}.json.gz`.
     pub fn object_key(&self, prefix: &str, table: &str, stem: &str) -> String {
         format!(

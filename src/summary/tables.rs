@@ -13,8 +13,8 @@ use super::distinct::Distinct;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::flow::Flow;
 use crate::flowlog::{Action, FlowRecord};
-use crate::rules::Flow;
 
 /// Ports below this are services for the `services` table (plus admin and
 /// sensitive ports).

@@ -437,6 +437,11 @@ def test_summary_prefix_in_summary_bucket_is_skipped(aws: Aws, start_lambda: Any
     ("FLOWGUARD_ADMIN_PORTS", "22,70000"),
     ("FLOWGUARD_SENSITIVE_PORTS", "mysql"),
     ("FLOWGUARD_PORT_SCAN_THRESHOLD", "0"),
+    # An empty prefix would make the function skip every object of its
+    # bucket as its own output.
+    ("FLOWGUARD_SUMMARY_PREFIX", ""),
+    ("FLOWGUARD_MAX_TRACKED", "50000000"),
+    ("FLOWGUARD_NO_SUCH_SETTING", "1"),
 ])
 def test_invalid_configuration_fails_at_start(var: str, value: str, aws: Aws, start_lambda: Any) -> None:
     fn = start_lambda(**{var: value})

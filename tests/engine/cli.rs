@@ -153,6 +153,8 @@ fn exit_2_for_usage_and_configuration_errors() {
     std::fs::write(&bad_value, "admin_ports = [\"ssh\"]\n").unwrap();
     let unknown_key = dir.path().join("unknown-key.toml");
     std::fs::write(&unknown_key, "brute_force_treshold = 5\n").unwrap();
+    let empty_prefix = dir.path().join("empty-prefix.toml");
+    std::fs::write(&empty_prefix, "summary_prefix = \"\"\n").unwrap();
     let not_toml = dir.path().join("not.toml");
     std::fs::write(&not_toml, "this is = = not toml\n").unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -163,6 +165,10 @@ fn exit_2_for_usage_and_configuration_errors() {
         (
             vec!["analyze", "--config", s(&unknown_key), s(&f)],
             "brute_force_treshold",
+        ),
+        (
+            vec!["analyze", "--config", s(&empty_prefix), s(&f)],
+            "summary_prefix: must not be empty",
         ),
         (vec!["analyze", "--config", s(&not_toml), s(&f)], "not.toml"),
         (

@@ -113,6 +113,87 @@ fn random_bytes_are_not_a_flow_log() {
     }
 }
 
+/// An endless-looking source that counts what is taken from it.
+struct Counted<R> {
+    inner: R,
+    taken: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.taken
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[test]
+fn reading_stops_at_the_first_sign_of_a_non_flow_log() {
+    use std::io::Read;
+    const TOTAL: u64 = 200 * 1024 * 1024;
+    // 200 MB of prose, and 32 MB of it gzip'd, read through a counter.
+    let line = b"this is a web server access log, not a flow log at all\n";
+    // Numbered lines, so the gzip is megabytes, not a few kilobytes.
+    let mut text = String::new();
+    for i in 0..600_000u64 {
+        text.push_str(&format!(
+            "{i:x} {} access log line\n",
+            i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ));
+    }
+    let gz = gzip(text.as_bytes());
+    for (name, reader) in [
+        (
+            "plain",
+            Box::new(Repeat(line).take(TOTAL)) as Box<dyn Read + Send>,
+        ),
+        ("gzip", Box::new(Cursor::new(gz.clone()))),
+    ] {
+        let taken = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = Counted {
+            inner: reader,
+            taken: taken.clone(),
+        };
+        let r = analyze_reader(
+            counted,
+            path_source("big.log"),
+            &Config::default(),
+            NOW,
+            None,
+        );
+        assert!(
+            matches!(r, Err(AnalyzeError::NotFlowLog { .. })),
+            "{name}: {r:?}"
+        );
+        let taken = taken.load(std::sync::atomic::Ordering::Relaxed);
+        let total = if name == "plain" {
+            TOTAL
+        } else {
+            gz.len() as u64
+        };
+        assert!(
+            taken < total / 8 && taken < 4 * 1024 * 1024,
+            "{name}: read {taken} of {total} bytes before giving up"
+        );
+    }
+}
+
+/// A line repeated forever.
+struct Repeat(&'static [u8]);
+
+impl std::io::Read for Repeat {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            let take = (buf.len() - n).min(self.0.len());
+            buf[n..n + take].copy_from_slice(&self.0[..take]);
+            n += take;
+        }
+        Ok(n)
+    }
+}
+
 #[test]
 fn empty_blank_and_header_only_objects_have_no_records() {
     let cases: [(&str, Vec<u8>); 6] = [
@@ -465,10 +546,7 @@ fn reader_and_text_agree_across_chunk_boundaries() {
 fn per_address_state_is_bounded_by_max_tracked() {
     const MAX_TRACKED: usize = 10_000;
     const BOUND: usize = 6 * 4 * MAX_TRACKED;
-    let mut config = Config::default();
-    config
-        .set("max_tracked", &MAX_TRACKED.to_string(), "test")
-        .unwrap();
+    let config = Config::from_pairs([("max_tracked", MAX_TRACKED.to_string())]).unwrap();
     let mut engine = Engine::new(
         &config,
         SourceRef::Path {
@@ -574,8 +652,7 @@ fn findings_per_rule_are_capped_and_the_cap_is_reported() {
         .iter()
         .any(|l| l.starts_with("findings:")));
 
-    let mut config = Config::default();
-    config.set("max_findings", "100", "test").unwrap();
+    let config = Config::from_pairs([("max_findings", "100")]).unwrap();
     let capped = super::support::analyze_with(&text, &config);
     assert_eq!(exposed(&capped), 100);
     assert_eq!(capped.files.findings, capped.findings.len() as u64);

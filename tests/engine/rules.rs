@@ -433,8 +433,7 @@ fn nodata_and_skipdata_never_reach_the_rules() {
 
 #[test]
 fn configuration_changes_ports_and_thresholds() {
-    let mut c = Config::default();
-    c.set("admin_ports", "2222", "test").unwrap();
+    let c = Config::from_pairs([("admin_ports", "2222")]).unwrap();
     let r = analyze_with(
         &v2_text(&[
             rec(ATTACKER, SSH_HOST, 2222),
@@ -449,8 +448,7 @@ fn configuration_changes_ports_and_thresholds() {
         vec!["T1133", "T1021"]
     );
 
-    let mut c = Config::default();
-    c.set("brute_force_threshold", "5", "test").unwrap();
+    let c = Config::from_pairs([("brute_force_threshold", "5")]).unwrap();
     let five = many(5, |i| {
         rec(ATTACKER, SSH_HOST, 22).sp(40000 + i as u16).reject()
     });
@@ -525,16 +523,21 @@ fn bad_configuration_values_are_errors_naming_the_key() {
         ("trusted_cidrs", "10.0.0.0/33"),
         ("max_tracked", "10"),
         ("max_findings", "0"),
-        ("severity_port_scan", "urgent"),
-        ("severity_no_such_rule", "low"),
+        ("max_tracked", "2000000"),
+        ("summary_prefix", ""),
+        ("no_such_key", "1"),
     ];
     for (key, value) in cases {
-        let e = Config::default()
-            .set(key, value, &format!("origin-{key}"))
-            .unwrap_err();
-        assert_eq!(e.origin, format!("origin-{key}"), "{key}={value}");
+        let e = Config::from_pairs([(key, value)]).unwrap_err();
+        assert_eq!(e.origin, key, "{key}={value}");
     }
-    assert_eq!(Config::default().set("no_such_key", "1", "x"), Ok(false));
+    for (key, value, origin) in [
+        ("severity_port_scan", "urgent", "severity.port-scan"),
+        ("severity_no_such_rule", "low", "severity.no-such-rule"),
+    ] {
+        let e = Config::from_pairs([(key, value)]).unwrap_err();
+        assert_eq!(e.origin, origin, "{key}={value}: {e}");
+    }
     let e = Config::from_toml("brute_force_treshold = 5\n", "f.toml").unwrap_err();
     assert_eq!(e.origin, "f.toml: brute_force_treshold");
 }
@@ -557,8 +560,7 @@ fn severities_are_configurable() {
     let r = analyze_with(&v2_text(&[rec(ATTACKER, SSH_HOST, 22)]), &c);
     assert_eq!(only(&r, "admin-port-exposed").severity, Severity::Low);
 
-    let mut c = Config::default();
-    c.set("severity_skipped_records", "medium", "env").unwrap();
+    let c = Config::from_pairs([("severity_skipped_records", "medium")]).unwrap();
     let r = analyze_with(
         &v2_text(&[rec(ATTACKER, SSH_HOST, 22).status("SKIPDATA")]),
         &c,

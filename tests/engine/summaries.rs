@@ -47,7 +47,7 @@ fn normalise(mut rows: Vec<Value>) -> Vec<Value> {
 fn golden_tables() {
     let report = golden_report();
     let objects = report.summary_objects("flowguard/");
-    let tables: Vec<&str> = objects.iter().map(|o| o.table).collect();
+    let tables: Vec<&str> = objects.iter().map(|o| o.table.name()).collect();
     assert_eq!(
         tables,
         ["ports", "talkers", "admin", "services", "findings", "files"],
@@ -155,7 +155,7 @@ fn keys_follow_the_athena_layout() {
     // Every row of every table names its object (findings as an object).
     for obj in r.summary_objects("flowguard/") {
         for row in ndjson(&obj.body) {
-            if obj.table == "findings" {
+            if obj.table.name() == "findings" {
                 assert_eq!(row["source"], serde_json::json!({"path": "test.log"}));
             } else {
                 assert_eq!(row["source"], "test.log", "{}", obj.table);
@@ -271,7 +271,7 @@ fn files_row_has_the_spec_columns() {
     ];
     let r = analyze(&v2_text(&recs));
     let files = r.summary_objects("flowguard/").pop().unwrap();
-    assert_eq!(files.table, "files");
+    assert_eq!(files.table.name(), "files");
     let rows = ndjson(&files.body);
     assert_eq!(rows.len(), 1);
     let row = rows[0].as_object().unwrap();

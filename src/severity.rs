@@ -1,0 +1,113 @@
+//! What a finding is about and how urgent it is: the rule identifiers of
+//! SPEC section 2 and the severity scale. A leaf module shared by the
+//! configuration, the rules and the reports.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// How urgent a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth a look.
+    Low,
+    /// Likely hostile.
+    Medium,
+    /// Exposure or attack in progress.
+    High,
+}
+
+impl Severity {
+    /// `low`, `medium` or `high`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Severity, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "low" => Ok(Severity::Low),
+            "medium" => Ok(Severity::Medium),
+            "high" => Ok(Severity::High),
+            other => Err(format!("'{other}' is not a severity (low, medium, high)")),
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The rule identifiers of SPEC §2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum RuleId {
+    /// An accepted inbound flow from the internet to SSH/RDP.
+    #[serde(rename = "admin-port-exposed")]
+    AdminPortExposed,
+    /// Many flows from one internet source to admin ports.
+    #[serde(rename = "admin-port-brute-force")]
+    AdminPortBruteForce,
+    /// An accepted inbound flow from the internet to a database-like port.
+    #[serde(rename = "sensitive-port-exposed")]
+    SensitivePortExposed,
+    /// Vertical port scan or horizontal sweep.
+    #[serde(rename = "port-scan")]
+    PortScan,
+    /// Many rejected flows from one source.
+    #[serde(rename = "rejected-traffic")]
+    RejectedTraffic,
+    /// AWS dropped records (SKIPDATA): a visibility gap.
+    #[serde(rename = "skipped-records")]
+    SkippedRecords,
+}
+
+impl RuleId {
+    /// Every rule.
+    pub const ALL: [RuleId; 6] = [
+        RuleId::AdminPortExposed,
+        RuleId::AdminPortBruteForce,
+        RuleId::SensitivePortExposed,
+        RuleId::PortScan,
+        RuleId::RejectedTraffic,
+        RuleId::SkippedRecords,
+    ];
+
+    /// The rule id text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleId::AdminPortExposed => "admin-port-exposed",
+            RuleId::AdminPortBruteForce => "admin-port-brute-force",
+            RuleId::SensitivePortExposed => "sensitive-port-exposed",
+            RuleId::PortScan => "port-scan",
+            RuleId::RejectedTraffic => "rejected-traffic",
+            RuleId::SkippedRecords => "skipped-records",
+        }
+    }
+
+    /// Severity from SPEC §2.
+    pub fn default_severity(self) -> Severity {
+        match self {
+            RuleId::AdminPortExposed
+            | RuleId::AdminPortBruteForce
+            | RuleId::SensitivePortExposed => Severity::High,
+            RuleId::PortScan => Severity::Medium,
+            RuleId::RejectedTraffic | RuleId::SkippedRecords => Severity::Low,
+        }
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
