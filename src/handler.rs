@@ -330,7 +330,7 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
                 )
                 .await
             {
-                return Err(job.fail("writing summaries failed", e.to_string(), e.is_retryable()));
+                return Err(job.fail_writing(&s.key, e.to_string(), e.is_retryable()));
             }
         }
         Ok(())
@@ -422,12 +422,25 @@ impl<'a> Job<'a> {
     /// Logs a failure (once: every failure path of an object goes through
     /// here) and builds it. The message names the object.
     fn fail(&self, what: &str, error: String, retryable: bool) -> ObjectFailure {
+        let failure = self.failure(error, retryable);
+        tracing::error!(bucket = %self.obj.bucket, key = %self.obj.key, error = %failure.error, retryable, "{what}");
+        failure
+    }
+
+    /// [`Job::fail`] for a summary that could not be written: the log also
+    /// names the summary's key.
+    fn fail_writing(&self, summary_key: &str, error: String, retryable: bool) -> ObjectFailure {
+        let failure = self.failure(error, retryable);
+        tracing::error!(bucket = %self.obj.bucket, key = %self.obj.key, summary_key = %summary_key, error = %failure.error, retryable, "writing summary failed");
+        failure
+    }
+
+    fn failure(&self, error: String, retryable: bool) -> ObjectFailure {
         let error = if error.starts_with(&self.name) {
             error
         } else {
             format!("{}: {error}", self.name)
         };
-        tracing::error!(bucket = %self.obj.bucket, key = %self.obj.key, error = %error, retryable, "{what}");
         ObjectFailure {
             bucket: self.obj.bucket.clone(),
             key: self.obj.key.clone(),

@@ -289,8 +289,11 @@ def test_summary_put_fails_then_bucket_appears(shape: str, aws: Aws, start_lambd
     got = deliver(fn, shape, event)
     expect_failure(shape, got, batch_code=None, mentions=[later, L.PREFIX], fn=fn)
     failed_puts = log_lines(fn, "ERROR", message="writing summary failed")
-    assert failed_puts and all(e["fields"]["key"].startswith(L.PREFIX) and later in e["fields"]["error"]
-                               for e in failed_puts), f"expected an ERROR log naming the summary object\n{fn.output_tail()}"
+    assert failed_puts and all(e["fields"]["summary_key"].startswith(L.PREFIX) and e["fields"]["key"] == key
+                               and later in e["fields"]["error"]
+                               for e in failed_puts), \
+        f"expected one ERROR log naming the object and the summary object\n{fn.output_tail()}"
+    assert len(failed_puts) == 1, f"the failure is logged once: {failed_puts}"
     assert aws.keys() == [key], f"nothing may land in the log bucket: {aws.keys()}"
     assert aws.published() == [], "nothing may be published before the summaries are written"
 
