@@ -12,8 +12,11 @@ use crate::flow::{Flow, NO_INTERFACE};
 use crate::flowlog::{
     Field, FirstLine, FlowRecord, Format, LineError, LineParser, LogStatus, MAX_LINE_BYTES,
 };
-use crate::rules::{all_rules, Finding, FindingContext, FindingSink, InterfaceTable, Rule};
+use crate::rules::{
+    all_rules, Candidate, CandidateSink, Finding, FindingContext, InterfaceTable, Rule, Thresholds,
+};
 use crate::source::SourceRef;
+use crate::time::TimeSpan;
 use crate::summary::{
     encode_plain, encode_rows, safe_component, KeyFacts, PartitionKey, Prefetch, Table,
     TableBuilder, Tables, HAS_PREFETCH,
@@ -21,6 +24,11 @@ use crate::summary::{
 
 /// How many malformed lines are kept as samples per object.
 pub const MAX_MALFORMED_SAMPLES: usize = 5;
+
+/// The period AWS delivers flow-log objects in, in seconds: a subject
+/// enters the correlation store when one object shows the share of a
+/// threshold that this period is of the window.
+pub const OBJECT_SECONDS: u64 = 300;
 
 /// The analyser's version, written to every `files` row.
 pub const ANALYZER_VERSION: &str = concat!("flowguard ", env!("CARGO_PKG_VERSION"));
@@ -137,6 +145,12 @@ pub struct Report {
     pub tables: Tables,
     /// Findings, most severe first.
     pub findings: Vec<Finding>,
+    /// With `Config::correlate`: every subject that reached the per-object
+    /// share of its rule's threshold, for the correlation across objects
+    /// (empty otherwise).
+    pub candidates: Vec<Candidate>,
+    /// What every finding of the object shares.
+    pub context: FindingContext,
     /// Non-fatal notes (unknown header fields, duplicate fields).
     pub warnings: Vec<String>,
 }
@@ -211,8 +225,8 @@ pub struct Scanner {
     interfaces: InterfaceTable,
     account: Option<String>,
     region: Option<String>,
-    first_start: Option<u64>,
-    last_end: Option<u64>,
+    /// The records' event times.
+    span: TimeSpan,
     uncompressed: u64,
     warnings: Vec<String>,
     /// The text being scanned is ASCII (so valid UTF-8).
@@ -290,8 +304,7 @@ impl Scanner {
             interfaces: InterfaceTable::default(),
             account: None,
             region: None,
-            first_start: None,
-            last_end: None,
+            span: TimeSpan::default(),
             uncompressed: 0,
             warnings: Vec::new(),
             known_utf8: false,
@@ -390,12 +403,7 @@ impl Scanner {
         if self.region.is_none() {
             self.region = view.text(Field::REGION).and_then(safe_component);
         }
-        if let Some(s) = r.start {
-            self.first_start = Some(self.first_start.map_or(s, |f| f.min(s)));
-        }
-        if let Some(e) = r.end {
-            self.last_end = Some(self.last_end.map_or(e, |l| l.max(e)));
-        }
+        self.span.add(r.start, r.end);
         let interface = view
             .raw(Field::INTERFACE_ID)
             .map_or(NO_INTERFACE, |id| self.interfaces.intern(id));
@@ -509,8 +517,7 @@ impl<'c> Engine<'c> {
             interfaces,
             account,
             region,
-            first_start,
-            last_end,
+            span,
             uncompressed,
             mut warnings,
             ..
@@ -538,7 +545,7 @@ impl<'c> Engine<'c> {
                 .collect(),
         };
         let facts = KeyFacts::from_key(source.key_like());
-        let partition = PartitionKey::resolve(&facts, account, region, first_start, now);
+        let partition = PartitionKey::resolve(&facts, account, region, span.first, now);
         let ctx = FindingContext {
             account: partition.account.clone(),
             region: partition.region.clone(),
@@ -552,7 +559,7 @@ impl<'c> Engine<'c> {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let findings = run_rules(
+        let (findings, candidates) = run_rules(
             aggregator.rules,
             &ctx,
             config,
@@ -565,8 +572,8 @@ impl<'c> Engine<'c> {
             path: source.path().map(str::to_string),
             counts,
             malformed_samples: samples,
-            first_start,
-            last_end,
+            first_start: span.first,
+            last_end: span.last,
             compressed_bytes,
             uncompressed_bytes: uncompressed,
             findings: findings.len() as u64,
@@ -582,31 +589,41 @@ impl<'c> Engine<'c> {
             files,
             tables: aggregator.tables.finish(config.top_talkers),
             findings,
+            candidates,
+            context: ctx,
             warnings,
         })
     }
 }
 
-/// Turns the rules' state into findings, most severe first, noting in
-/// `limits_hit` and `warnings` where a bound cut them short. The rules'
-/// state is freed before the caller builds the table rows, so the two never
-/// peak together.
+/// Turns the rules' state into findings (the subjects whose evidence in
+/// this object reaches their rule's threshold), most severe first, and,
+/// when correlating, the candidates for the store. Notes in `limits_hit`
+/// and `warnings` where a bound cut them short. The rules' state is freed
+/// before the caller builds the table rows, so the two never peak together.
 fn run_rules(
     rules: Vec<Box<dyn Rule + Send>>,
     ctx: &FindingContext,
     config: &Config,
     limits_hit: &mut Vec<String>,
     warnings: &mut Vec<String>,
-) -> Vec<Finding> {
-    let mut findings = Vec::new();
+) -> (Vec<Finding>, Vec<Candidate>) {
+    let threshold = Thresholds::of(config);
+    let floor = if config.correlate {
+        threshold.share(OBJECT_SECONDS, config.window_seconds)
+    } else {
+        threshold
+    };
+    let mut candidates = Vec::new();
     for rule in &rules {
-        let mut sink = FindingSink::new(&mut findings, config.max_findings);
-        rule.findings(ctx, config, &mut sink);
-        let dropped = sink.dropped();
+        let mut sink = CandidateSink::new(config.max_findings, threshold);
+        rule.candidates(ctx, config, &floor, &mut sink);
+        let (kept, dropped) = sink.finish();
+        candidates.extend(kept);
         if dropped > 0 {
             limits_hit.push(format!("findings:{}", rule.id()));
             warnings.push(format!(
-                "{}: {dropped} more findings than max_findings ({}) were not kept",
+                "{}: {dropped} more subjects than max_findings ({}) were not kept",
                 rule.id(),
                 config.max_findings
             ));
@@ -616,17 +633,25 @@ fn run_rules(
         }
     }
     drop(rules);
+    let mut findings: Vec<Finding> = candidates
+        .iter()
+        .filter(|c| threshold.reached(c.rule, &c.evidence))
+        .map(|c| Finding::build(c, &c.evidence, ctx))
+        .collect();
     sort_findings(&mut findings);
-    findings
+    if !config.correlate {
+        candidates = Vec::new();
+    }
+    (findings, candidates)
 }
 
-/// Most severe first, then by rule, source address and id: a stable order.
+/// Most severe first, then by rule, subject and id: a stable order.
 pub fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
             .then(a.rule.cmp(&b.rule))
-            .then(a.src_addr.cmp(&b.src_addr))
+            .then(a.subject.cmp(&b.subject))
             .then(a.finding_id.cmp(&b.finding_id))
     });
 }

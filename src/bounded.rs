@@ -258,6 +258,91 @@ impl HashCounter {
     }
 }
 
+/// The slot of a pair in a [`PairTable`]: up to two elements seen, or
+/// [`PairSlot::PROMOTED`] once a third distinct one moved the pair to a
+/// full set kept elsewhere.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PairSlot<E> {
+    /// Elements held (0, 1 or 2), or [`PairSlot::PROMOTED`].
+    pub n: u8,
+    /// The elements, first seen first.
+    pub e: [E; 2],
+}
+
+impl<E: Copy + PartialEq> PairSlot<E> {
+    /// `n` of a pair whose elements live in a full set elsewhere.
+    pub const PROMOTED: u8 = 3;
+
+    /// Adds `x`: `true` when it is a third distinct element, so the pair
+    /// is promoted (the caller moves `e` and `x` to a full set).
+    #[inline]
+    pub fn add(&mut self, x: E) -> bool {
+        let n = usize::from(self.n.min(2));
+        if self.n == Self::PROMOTED || self.e[..n].contains(&x) {
+            return false;
+        }
+        if n < 2 {
+            self.e[n] = x;
+            self.n += 1;
+            return false;
+        }
+        self.n = Self::PROMOTED;
+        true
+    }
+}
+
+/// Pairs (a source and a destination, a source and a port) keyed by a
+/// 64-bit hash, each with its first two distinct elements: the port-scan
+/// rule's first stage. Most pairs of an object never see a third element,
+/// so they cost 4 bytes of fingerprint and one [`PairSlot`] in a fixed
+/// array allocated at its bound on first use.
+#[derive(Debug, Default)]
+pub struct PairTable<E> {
+    tags: Vec<u32>,
+    slots: Vec<PairSlot<E>>,
+    len: usize,
+    cap: usize,
+}
+
+impl<E: Copy + Default + PartialEq> PairTable<E> {
+    /// The slot of pair `h`, created empty while fewer than `cap` pairs
+    /// are held; `None` when full and `h` is new.
+    #[inline]
+    pub fn slot(&mut self, h: u64, cap: usize) -> Option<&mut PairSlot<E>> {
+        if self.tags.is_empty() {
+            self.cap = cap;
+            let n = slots_for(cap);
+            self.tags = vec![0; n];
+            self.slots = vec![PairSlot::default(); n];
+        }
+        let fingerprint = ((h >> 32) as u32).max(1);
+        let mask = self.tags.len() - 1;
+        let mut i = h as usize & mask;
+        loop {
+            match self.tags[i] {
+                0 if self.len >= self.cap => return None,
+                0 => {
+                    self.tags[i] = fingerprint;
+                    self.len += 1;
+                    return self.slots.get_mut(i);
+                }
+                t if t == fingerprint => return self.slots.get_mut(i),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    /// Pairs held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no pair is held.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +400,27 @@ mod tests {
         assert_eq!(s.insert(1 << 40, 10), Some(true));
         assert_eq!(s.insert(2 << 40, 10), Some(true));
         assert_eq!(s.insert(1 << 40, 10), Some(false));
+    }
+
+    #[test]
+    fn pairs_keep_two_elements_then_promote() {
+        let mut t: PairTable<u16> = PairTable::default();
+        let h = crate::hash::mix64;
+        let s = t.slot(h(1), 10).unwrap();
+        assert!(!s.add(22));
+        assert!(!s.add(22), "a repeat is not new");
+        assert!(!s.add(80));
+        assert_eq!((s.n, s.e), (2, [22, 80]));
+        assert!(s.add(443), "the third distinct element promotes");
+        assert!(!s.add(8080), "promoted pairs take no more");
+        assert_eq!(s.n, PairSlot::<u16>::PROMOTED);
+        assert_eq!(t.slot(h(1), 10).map(|s| s.n), Some(3), "same pair");
+        for i in 2..=10 {
+            assert!(t.slot(h(i), 10).is_some());
+        }
+        assert!(t.slot(h(11), 10).is_none(), "full: a new pair is refused");
+        assert!(t.slot(h(5), 10).is_some(), "full: a known pair still counts");
+        assert_eq!(t.len(), 10);
     }
 
     #[test]

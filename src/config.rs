@@ -100,6 +100,15 @@ pub struct Config {
     /// Lambda: the SNS topic; `None` (or empty) disables publishing.
     #[serde(deserialize_with = "optional_text")]
     pub topic_arn: Option<TopicArn>,
+    /// Event time, in seconds, over which the threshold rules count when
+    /// objects are correlated (SPEC section 7).
+    #[serde(deserialize_with = "count")]
+    pub window_seconds: u64,
+    /// Whether the objects are correlated (a state store is in use): set
+    /// by the caller, not a key. The engine then also names the subjects
+    /// that reach a per-object share of each threshold.
+    #[serde(skip)]
+    pub correlate: bool,
 }
 
 impl Default for Config {
@@ -126,6 +135,8 @@ impl Default for Config {
             max_findings: 1000,
             summary_bucket: None,
             topic_arn: None,
+            window_seconds: 3600,
+            correlate: false,
         }
     }
 }

@@ -8,6 +8,9 @@ use crate::config::Config;
 use crate::flowlog::{Action, FlowDirection, FlowRecord};
 use crate::hash::addr_hash;
 
+/// `tcp-flags` of a lone SYN: a connection attempt, never a reply.
+pub const LONE_SYN: u16 = 0x02;
+
 /// "No interface id" in an interned slot.
 pub const NO_INTERFACE: u32 = u32::MAX;
 
@@ -27,8 +30,10 @@ pub struct Flow<'a> {
     /// Inbound from the internet: `flow-direction` ingress when present,
     /// else an untrusted source and a trusted destination.
     pub inbound: bool,
-    /// A server's reply (from a port below 1024 to one of 1024 or above):
-    /// never an attempt by the sender.
+    /// A server's reply, never an attempt by the sender (SPEC section 2):
+    /// from a port below 1024 to one of 1024 or above that is neither an
+    /// admin nor a sensitive port, and not a lone SYN. The attacker picks
+    /// the source port, so a probe from port 53 to RDP is an attempt.
     pub is_reply: bool,
     /// [`addr_hash`] of the source, computed once for the tables and rules.
     pub src_hash: u64,
@@ -47,8 +52,14 @@ impl<'a> Flow<'a> {
             Some(d) => d == FlowDirection::Ingress,
             None => !src_trusted && config.trusted.contains(dst),
         };
-        let is_reply =
-            matches!((record.srcport, record.dstport), (Some(s), Some(d)) if s < 1024 && d >= 1024);
+        let is_reply = match (record.srcport, record.dstport) {
+            (Some(s), Some(d)) if s < 1024 && d >= 1024 => {
+                !config.admin_ports.contains(d)
+                    && !config.sensitive_ports.contains(d)
+                    && record.tcp_flags != Some(LONE_SYN)
+            }
+            _ => false,
+        };
         Some(Flow {
             record,
             interface,

@@ -38,7 +38,23 @@ pub struct GenOptions {
     pub account: String,
     /// Region written in v5 records.
     pub region: String,
+    /// Services (up to [`EXPOSED_SERVICES`]`.len()`) open to the internet and
+    /// reached by thousands of internet addresses: one record in ten goes
+    /// to them, a few from source ports 53, 80 and 443.
+    pub exposed_services: usize,
 }
+
+/// The services [`GenOptions::exposed_services`] opens, in order.
+pub const EXPOSED_SERVICES: [([u8; 4], u16); 8] = [
+    ([10, 0, 4, 10], 22),
+    ([10, 0, 4, 11], 22),
+    ([10, 0, 4, 20], 3389),
+    ([10, 0, 4, 30], 5432),
+    ([10, 0, 4, 31], 6379),
+    ([10, 0, 4, 32], 3306),
+    ([10, 0, 4, 33], 9200),
+    ([10, 0, 4, 34], 27017),
+];
 
 impl Default for GenOptions {
     fn default() -> GenOptions {
@@ -49,6 +65,7 @@ impl Default for GenOptions {
             start: 1_750_961_400, // 2025-06-26T18:10:00Z
             account: "123456789012".to_string(),
             region: "us-east-1".to_string(),
+            exposed_services: 0,
         }
     }
 }
@@ -58,10 +75,9 @@ impl Default for GenOptions {
 pub struct ExpectedFinding {
     /// Rule id.
     pub rule: &'static str,
-    /// Source address (none for skipped-records).
-    pub src_addr: Option<String>,
-    /// Destination, for admin-port-exposed.
-    pub dst_addr: Option<String>,
+    /// The finding's `subject`: the attacker's address, the exposed
+    /// service (`10.0.1.20:22/tcp`) or the interface.
+    pub subject: String,
 }
 
 /// What was generated.
@@ -249,24 +265,67 @@ fn attack_flows(rng: &mut Rng) -> Vec<Flow> {
     v
 }
 
-fn expected() -> Vec<ExpectedFinding> {
-    let f = |rule, src: Option<Ipv4Addr>, dst: Option<Ipv4Addr>| ExpectedFinding {
-        rule,
-        src_addr: src.map(|a| a.to_string()),
-        dst_addr: dst.map(|a| a.to_string()),
-    };
+fn expected(exposed_services: usize) -> Vec<ExpectedFinding> {
+    let f = |rule, subject: String| ExpectedFinding { rule, subject };
+    let service = |a: Ipv4Addr, port: u16| format!("{a}:{port}/tcp");
     let mut v = vec![
-        f("port-scan", Some(SCANNER), None),
-        f("rejected-traffic", Some(SCANNER), None),
-        f("admin-port-brute-force", Some(BRUTE), None),
-        f("admin-port-exposed", Some(BRUTE), Some(SSH_TARGET)),
-        f("admin-port-exposed", Some(RDP_CLIENT), Some(RDP_TARGET)),
-        f("sensitive-port-exposed", Some(DB_PROBER), None),
-        f("port-scan", Some(SWEEPER), None),
-        f("skipped-records", None, None),
+        f("port-scan", SCANNER.to_string()),
+        f("rejected-traffic", SCANNER.to_string()),
+        f("admin-port-brute-force", BRUTE.to_string()),
+        f("admin-port-exposed", service(SSH_TARGET, 22)),
+        f("admin-port-exposed", service(RDP_TARGET, 3389)),
+        f("sensitive-port-exposed", service(DB, 3306)),
+        f("sensitive-port-exposed", service(CACHE, 6379)),
+        f("port-scan", SWEEPER.to_string()),
+        f("skipped-records", eni_name(eni_of(WEB[1]))),
+        f("skipped-records", eni_name(eni_of(DB))),
     ];
+    for (a, port) in EXPOSED_SERVICES.iter().take(exposed_services) {
+        let rule = if *port == 22 || *port == 3389 {
+            "admin-port-exposed"
+        } else {
+            "sensitive-port-exposed"
+        };
+        v.push(f(rule, service(Ipv4Addr::from(*a), *port)));
+    }
     v.sort();
     v
+}
+
+/// An accepted flow from one of many internet addresses to an exposed
+/// service.
+fn exposed_flow(rng: &mut Rng, services: usize, pool: u64, seed: u64) -> Flow {
+    let (addr, port) = EXPOSED_SERVICES[rng.below(services as u64) as usize];
+    let dst = Ipv4Addr::from(addr);
+    let src = public(rng, pool, seed ^ 0xe4b0);
+    // Mostly ephemeral source ports; some from 53, 80 and 443, which must
+    // not pass for replies.
+    let sp = match rng.below(20) {
+        0 => 53,
+        1 => 80,
+        2 => 443,
+        _ => ephemeral(rng),
+    };
+    let packets = rng.range(3, 40);
+    Flow {
+        eni: eni_of(dst),
+        src,
+        dst,
+        sp,
+        dp: port,
+        proto: 6,
+        packets,
+        bytes: packets * rng.range(60, 600),
+        accept: true,
+        status: "OK",
+        flags: 27,
+        ingress: true,
+    }
+}
+
+/// The interface id the generator writes for an interface number.
+fn eni_name(eni: u32) -> String {
+    format!("eni-0a1b{eni:08x}")
 }
 
 fn benign(rng: &mut Rng, client_pool: u64, noise_pool: u64, seed: u64) -> Flow {
@@ -445,8 +504,10 @@ fn write_flow<W: Write>(w: &mut W, f: &Flow, o: &GenOptions, rng: &mut Rng) -> i
     if f.status != "OK" {
         write!(
             w,
-            "{version} {} eni-0a1b{:08x} - - - - - - - {start} {end} - {}",
-            o.account, f.eni, f.status
+            "{version} {} {} - - - - - - - {start} {end} - {}",
+            o.account,
+            eni_name(f.eni),
+            f.status
         )?;
         if o.format == GenFormat::V5 {
             w.write_all(b" - - - - - - - - - - - - - - -")?;
@@ -455,9 +516,9 @@ fn write_flow<W: Write>(w: &mut W, f: &Flow, o: &GenOptions, rng: &mut Rng) -> i
     }
     write!(
         w,
-        "{version} {} eni-0a1b{:08x} {} {} {} {} {} {} {} {start} {end} {} OK",
+        "{version} {} {} {} {} {} {} {} {} {} {start} {end} {} OK",
         o.account,
-        f.eni,
+        eni_name(f.eni),
         f.src,
         f.dst,
         f.sp,
@@ -497,13 +558,15 @@ pub fn generate<W: Write>(w: W, opts: &GenOptions) -> io::Result<Manifest> {
     // threshold up to about 20M records.
     let client_pool = 20_000;
     let noise_pool = 20_000;
+    let exposed = opts.exposed_services.min(EXPOSED_SERVICES.len());
+    let exposed_pool = 50_000;
     writeln!(w, "{}", header(opts.format))?;
     let mut manifest = Manifest {
         records: total,
         attack_records: attacks.len() as u64,
         nodata: 0,
         skipdata: 0,
-        expected: expected(),
+        expected: expected(opts.exposed_services.min(EXPOSED_SERVICES.len())),
     };
     let mut pending = attacks.len() as u64;
     let mut next_attack = 0usize;
@@ -513,6 +576,8 @@ pub fn generate<W: Write>(w: W, opts: &GenOptions) -> io::Result<Manifest> {
             let f = attacks[next_attack];
             next_attack += 1;
             f
+        } else if exposed > 0 && rng.chance(100) {
+            exposed_flow(&mut rng, exposed, exposed_pool, opts.seed)
         } else {
             benign(&mut rng, client_pool, noise_pool, opts.seed)
         };

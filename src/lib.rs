@@ -6,7 +6,8 @@
 //! leaves or of lower layers, never a higher one (`shared/tools/modcycles.py`
 //! checks that no two modules import each other, directly or not):
 //!
-//! 1. Leaves: [`hash`], [`net`], [`severity`], [`time`], [`source`].
+//! 1. Leaves: [`hash`], [`net`], [`severity`], [`time`], [`source`],
+//!    [`sketch`] (mergeable distinct counts).
 //! 2. Text in: [`flowlog`] (field catalogue, formats, the line parser), and
 //!    [`config`] (one serde struct of every setting).
 //! 3. Shared state: [`flow`] (a record classified once), [`bounded`] (maps
@@ -43,6 +44,7 @@ pub mod net;
 pub mod report;
 pub mod rules;
 pub mod severity;
+pub mod sketch;
 pub mod source;
 pub mod stream;
 pub mod summary;

@@ -69,17 +69,21 @@ pub enum RuleId {
     /// AWS dropped records (SKIPDATA): a visibility gap.
     #[serde(rename = "skipped-records")]
     SkippedRecords,
+    /// An accepted flow to or from an address on a threat list.
+    #[serde(rename = "threat-intel-match")]
+    ThreatIntelMatch,
 }
 
 impl RuleId {
     /// Every rule.
-    pub const ALL: [RuleId; 6] = [
+    pub const ALL: [RuleId; 7] = [
         RuleId::AdminPortExposed,
         RuleId::AdminPortBruteForce,
         RuleId::SensitivePortExposed,
         RuleId::PortScan,
         RuleId::RejectedTraffic,
         RuleId::SkippedRecords,
+        RuleId::ThreatIntelMatch,
     ];
 
     /// The rule id text.
@@ -91,6 +95,7 @@ impl RuleId {
             RuleId::PortScan => "port-scan",
             RuleId::RejectedTraffic => "rejected-traffic",
             RuleId::SkippedRecords => "skipped-records",
+            RuleId::ThreatIntelMatch => "threat-intel-match",
         }
     }
 
@@ -99,7 +104,8 @@ impl RuleId {
         match self {
             RuleId::AdminPortExposed
             | RuleId::AdminPortBruteForce
-            | RuleId::SensitivePortExposed => Severity::High,
+            | RuleId::SensitivePortExposed
+            | RuleId::ThreatIntelMatch => Severity::High,
             RuleId::PortScan => Severity::Medium,
             RuleId::RejectedTraffic | RuleId::SkippedRecords => Severity::Low,
         }

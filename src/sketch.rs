@@ -6,17 +6,18 @@
 //!
 //! Items are 32-bit values: the upper half of a 64-bit hash from
 //! [`crate::hash`], or a port. Up to [`EXACT_MAX`] of them are kept
-//! exactly (sorted, 4 bytes each); beyond that a HyperLogLog sketch of
-//! [`REGISTERS`] one-byte registers takes over (about 2.3 % standard error,
-//! and within about 1 % below `2.5 * REGISTERS` items, where linear
-//! counting decides).
+//! exactly (sorted, 4 bytes each). Beyond that, items that are all ports
+//! (below 65536) go to an exact bitmap of 8 KiB, and anything else to a
+//! HyperLogLog sketch of [`REGISTERS`] one-byte registers: about 1.6 %
+//! standard error, less below `2.5 * REGISTERS` items, where linear
+//! counting decides (about 1.2 % at 2,400 items, 0.6 % at 600).
 
 use serde::{Deserialize, Serialize};
 
 /// Items counted exactly before the sketch takes over.
 pub const EXACT_MAX: usize = 256;
 /// Registers of the sketch.
-pub const REGISTERS: usize = 2048;
+pub const REGISTERS: usize = 4096;
 const INDEX_BITS: u32 = REGISTERS.trailing_zeros();
 
 /// A mergeable distinct counter of 32-bit items.
@@ -24,9 +25,14 @@ const INDEX_BITS: u32 = REGISTERS.trailing_zeros();
 pub enum DistinctCount {
     /// Up to [`EXACT_MAX`] items, sorted and unique.
     Exact(Vec<u32>),
+    /// Every item below 65536 (ports), one bit each: exact.
+    Bitmap(Box<[u64; BITMAP_WORDS]>),
     /// A HyperLogLog sketch: [`REGISTERS`] ranks.
     Sketch(Box<[u8; REGISTERS]>),
 }
+
+/// Words of a [`DistinctCount::Bitmap`]: one bit per item below 65536.
+pub const BITMAP_WORDS: usize = 1024;
 
 impl Default for DistinctCount {
     fn default() -> DistinctCount {
@@ -49,17 +55,49 @@ impl DistinctCount {
                     if items.len() < EXACT_MAX {
                         items.insert(at, item);
                     } else {
-                        let mut regs = Box::new([0u8; REGISTERS]);
+                        let all_ports = item < 65536 && items.last().is_none_or(|m| *m < 65536);
+                        let mut wider = if all_ports {
+                            DistinctCount::Bitmap(Box::new([0u64; BITMAP_WORDS]))
+                        } else {
+                            DistinctCount::Sketch(Box::new([0u8; REGISTERS]))
+                        };
                         for &old in items.iter() {
-                            insert(&mut regs, old);
+                            wider.add(old);
                         }
-                        insert(&mut regs, item);
-                        *self = DistinctCount::Sketch(regs);
+                        wider.add(item);
+                        *self = wider;
                     }
                 }
             }
+            DistinctCount::Bitmap(bits) if item < 65536 => {
+                bits[(item >> 6) as usize] |= 1 << (item & 63);
+            }
+            DistinctCount::Bitmap(_) => {
+                self.to_sketch();
+                self.add(item);
+            }
             DistinctCount::Sketch(regs) => insert(regs, item),
         }
+    }
+
+    /// Turns an exact form into a sketch of the same items.
+    fn to_sketch(&mut self) {
+        let mut regs = Box::new([0u8; REGISTERS]);
+        match self {
+            DistinctCount::Sketch(_) => return,
+            DistinctCount::Exact(items) => items.iter().for_each(|i| insert(&mut regs, *i)),
+            DistinctCount::Bitmap(bits) => {
+                for (w, word) in bits.iter().enumerate() {
+                    let mut x = *word;
+                    while x != 0 {
+                        let b = x.trailing_zeros();
+                        insert(&mut regs, (w as u32) << 6 | b);
+                        x &= x - 1;
+                    }
+                }
+            }
+        }
+        *self = DistinctCount::Sketch(regs);
     }
 
     /// Adds every item of `other`: the count of the union.
@@ -70,14 +108,27 @@ impl DistinctCount {
                     self.add(i);
                 }
             }
-            DistinctCount::Sketch(theirs) => {
-                if let DistinctCount::Exact(items) = self {
-                    let mut regs = Box::new([0u8; REGISTERS]);
-                    for &i in items.iter() {
-                        insert(&mut regs, i);
+            DistinctCount::Bitmap(theirs) => match self {
+                DistinctCount::Bitmap(mine) => {
+                    for (m, t) in mine.iter_mut().zip(theirs.iter()) {
+                        *m |= *t;
                     }
-                    *self = DistinctCount::Sketch(regs);
                 }
+                DistinctCount::Exact(items) if items.last().is_none_or(|m| *m < 65536) => {
+                    let mut bits = theirs.clone();
+                    for &i in items.iter() {
+                        bits[(i >> 6) as usize] |= 1 << (i & 63);
+                    }
+                    *self = DistinctCount::Bitmap(bits);
+                }
+                _ => {
+                    let mut theirs = other.clone();
+                    theirs.to_sketch();
+                    self.merge(&theirs);
+                }
+            },
+            DistinctCount::Sketch(theirs) => {
+                self.to_sketch();
                 if let DistinctCount::Sketch(mine) = self {
                     for (m, t) in mine.iter_mut().zip(theirs.iter()) {
                         *m = (*m).max(*t);
@@ -87,10 +138,12 @@ impl DistinctCount {
         }
     }
 
-    /// The count: exact up to [`EXACT_MAX`], estimated above.
+    /// The count: exact for [`EXACT_MAX`] items or for ports, estimated
+    /// above.
     pub fn count(&self) -> u64 {
         match self {
             DistinctCount::Exact(items) => items.len() as u64,
+            DistinctCount::Bitmap(bits) => bits.iter().map(|w| u64::from(w.count_ones())).sum(),
             DistinctCount::Sketch(regs) => estimate(regs),
         }
     }
@@ -132,18 +185,51 @@ fn estimate(regs: &[u8; REGISTERS]) -> u64 {
     est.round() as u64
 }
 
-/// The stored form: `{"exact": [..]}` or `{"sketch": "<base64 registers>"}`.
+/// The stored form: `{"exact": [..]}`, `{"runs": [[first, last], ..]}` for
+/// a bitmap with few runs, `{"bitmap": "<base64>"}`, or
+/// `{"sketch": "<base64 registers>"}`.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Stored {
     Exact(Vec<u32>),
+    Runs(Vec<(u16, u16)>),
+    Bitmap(String),
     Sketch(String),
+}
+
+/// Runs of set bits beyond which a bitmap is stored whole.
+const MAX_STORED_RUNS: usize = 512;
+
+fn runs(bits: &[u64; BITMAP_WORDS]) -> Vec<(u16, u16)> {
+    let mut out: Vec<(u16, u16)> = Vec::new();
+    for (w, word) in bits.iter().enumerate() {
+        let mut x = *word;
+        while x != 0 {
+            let b = (w as u32) << 6 | x.trailing_zeros();
+            x &= x - 1;
+            let b = b as u16;
+            match out.last_mut() {
+                Some((_, last)) if u32::from(*last) + 1 == u32::from(b) => *last = b,
+                _ => out.push((b, b)),
+            }
+        }
+    }
+    out
 }
 
 impl Serialize for DistinctCount {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             DistinctCount::Exact(items) => Stored::Exact(items.clone()).serialize(s),
+            DistinctCount::Bitmap(bits) => {
+                let r = runs(bits);
+                if r.len() <= MAX_STORED_RUNS {
+                    Stored::Runs(r).serialize(s)
+                } else {
+                    let bytes: Vec<u8> = bits.iter().flat_map(|w| w.to_le_bytes()).collect();
+                    Stored::Bitmap(base64_encode(&bytes)).serialize(s)
+                }
+            }
             DistinctCount::Sketch(regs) => Stored::Sketch(base64_encode(&regs[..])).serialize(s),
         }
     }
@@ -164,6 +250,27 @@ impl<'de> Deserialize<'de> for DistinctCount {
                     return Ok(c);
                 }
                 Ok(DistinctCount::Exact(items))
+            }
+            Stored::Runs(r) => {
+                let mut bits = Box::new([0u64; BITMAP_WORDS]);
+                for (first, last) in r {
+                    for b in first..=last {
+                        bits[usize::from(b >> 6)] |= 1 << (b & 63);
+                    }
+                }
+                Ok(DistinctCount::Bitmap(bits))
+            }
+            Stored::Bitmap(text) => {
+                let bytes = base64_decode(&text)
+                    .filter(|b| b.len() == BITMAP_WORDS * 8)
+                    .ok_or_else(|| D::Error::custom("bitmap is not base64 of 8 KiB"))?;
+                let mut bits = Box::new([0u64; BITMAP_WORDS]);
+                for (w, chunk) in bits.iter_mut().zip(bytes.chunks_exact(8)) {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(chunk);
+                    *w = u64::from_le_bytes(b);
+                }
+                Ok(DistinctCount::Bitmap(bits))
             }
             Stored::Sketch(text) => {
                 let bytes = base64_decode(&text)
@@ -237,7 +344,8 @@ mod tests {
         }
         assert_eq!(d.count(), EXACT_MAX as u64);
         assert!(matches!(d, DistinctCount::Exact(_)));
-        for (n, tolerance) in [(300u32, 0.02), (2_000, 0.02), (5_000, 0.03), (100_000, 0.06)] {
+        // Tolerances of about three standard errors.
+        for (n, tolerance) in [(300u32, 0.02), (2_000, 0.04), (5_000, 0.05), (100_000, 0.05)] {
             let mut d = DistinctCount::default();
             for i in 0..n {
                 d.add(addr_item(i));
@@ -248,12 +356,18 @@ mod tests {
                 "{n}: {got}"
             );
         }
-        // Small numbers (ports) spread over the registers as well.
+        // Ports stay exact: a bitmap.
         let mut ports = DistinctCount::default();
         for p in 0..5000u32 {
             ports.add(p);
+            ports.add(p);
         }
-        assert!((ports.count() as f64 - 5000.0).abs() < 150.0, "{}", ports.count());
+        assert_eq!(ports.count(), 5000);
+        assert!(matches!(ports, DistinctCount::Bitmap(_)));
+        // An item beyond the ports turns it into a sketch of them all.
+        ports.add(1 << 20);
+        assert!(matches!(ports, DistinctCount::Sketch(_)));
+        assert!((ports.count() as f64 - 5001.0).abs() < 5001.0 * 0.05, "{}", ports.count());
     }
 
     #[test]
@@ -279,6 +393,32 @@ mod tests {
     }
 
     #[test]
+    fn port_bitmaps_merge_exactly() {
+        let mut a = DistinctCount::default();
+        let mut b = DistinctCount::default();
+        for p in 1..=1000u32 {
+            a.add(p);
+        }
+        for p in 500..=2000u32 {
+            b.add(p);
+        }
+        let mut small = DistinctCount::default();
+        small.add(3000);
+        let mut m = small.clone();
+        m.merge(&a);
+        m.merge(&b);
+        assert_eq!(m.count(), 2001);
+        a.merge(&b);
+        assert_eq!(a.count(), 2000);
+        let mut hashes = DistinctCount::default();
+        for i in 0..300u32 {
+            hashes.add(addr_item(i));
+        }
+        hashes.merge(&a);
+        assert!((hashes.count() as f64 - 2300.0).abs() < 2300.0 * 0.03);
+    }
+
+    #[test]
     fn stored_form_round_trips() {
         let mut small = DistinctCount::default();
         small.add(7);
@@ -289,7 +429,22 @@ mod tests {
         for i in 0..1000 {
             big.add(addr_item(i));
         }
-        for c in [small, big] {
+        let mut scan = DistinctCount::default();
+        for p in 1..=1000u32 {
+            scan.add(p);
+        }
+        assert_eq!(
+            serde_json::to_string(&scan).unwrap(),
+            r#"{"runs":[[1,1000]]}"#
+        );
+        let mut scattered = DistinctCount::default();
+        for p in (0..60000u32).step_by(7) {
+            scattered.add(p);
+        }
+        assert!(serde_json::to_string(&scattered)
+            .unwrap()
+            .starts_with(r#"{"bitmap":"#));
+        for c in [small, big, scan, scattered] {
             let text = serde_json::to_string(&c).unwrap();
             let back: DistinctCount = serde_json::from_str(&text).unwrap();
             assert_eq!(back, c);

@@ -83,6 +83,38 @@ impl UtcDateTime {
     }
 }
 
+/// The event time of a flow record, SPEC's one rule for every window
+/// (findings, tables, `files`): it begins at `start` (else `end`) and ends
+/// at `end` (else `start`).
+#[inline]
+pub fn flow_span(start: Option<u64>, end: Option<u64>) -> (Option<u64>, Option<u64>) {
+    (start.or(end), end.or(start))
+}
+
+/// The span of many flows: the earliest beginning and the latest end of
+/// [`flow_span`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeSpan {
+    /// Earliest beginning.
+    pub first: Option<u64>,
+    /// Latest end.
+    pub last: Option<u64>,
+}
+
+impl TimeSpan {
+    /// Widens the span by one flow.
+    #[inline]
+    pub fn add(&mut self, start: Option<u64>, end: Option<u64>) {
+        let (s, e) = flow_span(start, end);
+        if let Some(s) = s {
+            self.first = Some(self.first.map_or(s, |f| f.min(s)));
+        }
+        if let Some(e) = e {
+            self.last = Some(self.last.map_or(e, |l| l.max(e)));
+        }
+    }
+}
+
 /// RFC 3339 UTC text of Unix seconds.
 pub fn rfc3339(secs: u64) -> String {
     UtcDateTime::from_unix(secs).rfc3339()

@@ -69,6 +69,9 @@ enum Command {
         /// Also write the list of findings the attacks must produce (JSON).
         #[arg(long, value_name = "FILE")]
         manifest: Option<PathBuf>,
+        /// Open N services (up to 8) to thousands of internet addresses.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        exposed: usize,
     },
 }
 
@@ -107,7 +110,8 @@ fn main() -> ExitCode {
             format,
             output,
             manifest,
-        } => match run_generate(records, seed, format, &output, manifest.as_deref()) {
+            exposed,
+        } => match run_generate(records, seed, format, &output, manifest.as_deref(), exposed) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("flowguard: generate: {e}");
@@ -123,10 +127,12 @@ fn run_generate(
     layout: Layout,
     output: &str,
     manifest: Option<&Path>,
+    exposed_services: usize,
 ) -> io::Result<()> {
     let opts = GenOptions {
         records,
         seed,
+        exposed_services,
         format: match layout {
             Layout::V2 => GenFormat::V2,
             Layout::V5 => GenFormat::V5,

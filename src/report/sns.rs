@@ -153,9 +153,9 @@ fn email_text(
     );
     for f in findings {
         let when = f.first_seen.as_deref().unwrap_or("time unknown");
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "[{}] {}\n{} flows, {} bytes since {when}. Rule {}, ATT&CK {}.\n",
+            "[{}] {}\n{} flows, {} bytes since {when}. Rule {}, ATT&CK {}.",
             f.severity.as_str().to_uppercase(),
             f.title,
             f.flows,
@@ -163,6 +163,15 @@ fn email_text(
             f.rule,
             f.mitre_attack.join(", ")
         );
+        if f.src_addr.is_none() && !f.src_addrs.is_empty() {
+            let more = f.distinct_src_addrs.saturating_sub(f.src_addrs.len() as u64);
+            let _ = write!(out, " From {}", f.src_addrs.join(", "));
+            if more > 0 {
+                let _ = write!(out, " and {more} more");
+            }
+            out.push('.');
+        }
+        out.push_str("\n\n");
     }
     if findings.len() < total {
         let _ = writeln!(

@@ -58,6 +58,19 @@ pub fn render_text(report: &Report, min: Severity) -> String {
             f.bytes,
             f.mitre_attack.join(", ")
         );
+        if f.src_addr.is_none() && !f.src_addrs.is_empty() {
+            let more = f.distinct_src_addrs.saturating_sub(f.src_addrs.len() as u64);
+            let _ = writeln!(
+                out,
+                "          sources: {}{}",
+                f.src_addrs.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+        }
     }
     out
 }

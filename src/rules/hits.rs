@@ -11,7 +11,10 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
+use super::evidence::Evidence;
 use super::{Flow, NO_INTERFACE};
+use crate::hash::addr_hash;
+use crate::sketch::{item_of_hash, DistinctCount};
 
 /// How many destination addresses a finding lists.
 pub const MAX_LISTED_ADDRS: usize = 10;
@@ -107,6 +110,11 @@ struct Extra {
     dsts: Vec<IpAddr>,
     ports: Vec<u16>,
     interfaces: Vec<u32>,
+    /// Every distinct destination (hash items), once a second one was seen
+    /// by a key that counts them.
+    distinct_dsts: DistinctCount,
+    /// Every distinct destination port, likewise.
+    distinct_ports: DistinctCount,
 }
 
 /// Counts and capped samples of the flows behind one finding.
@@ -165,6 +173,19 @@ impl Hits {
     /// Adds one flow; sample lists grow only once `flows > detail_from`.
     #[inline]
     pub fn add(&mut self, flow: &Flow<'_>, detail_from: u64) {
+        self.add_flow(flow, detail_from, false);
+    }
+
+    /// [`Hits::add`], also counting every distinct destination address and
+    /// port exactly (an estimate beyond a few hundred): the heap is used
+    /// only once a key has seen a second destination or port.
+    #[inline]
+    pub fn add_counting(&mut self, flow: &Flow<'_>, detail_from: u64) {
+        self.add_flow(flow, detail_from, true);
+    }
+
+    #[inline]
+    fn add_flow(&mut self, flow: &Flow<'_>, detail_from: u64, distinct: bool) {
         let r = flow.record;
         self.count_flow();
         self.packets = self.packets.saturating_add(r.packets.unwrap_or(0));
@@ -189,8 +210,38 @@ impl Hits {
             self.flags |= MIXED_PROTOCOLS;
             self.protocol = None;
         }
+        if distinct {
+            self.count_distinct(flow.dst_hash, r.dstport, Some(flow.dst));
+        }
         if self.flows() > detail_from {
             self.sample(Some(flow.dst), r.dstport, flow.interface);
+        }
+    }
+
+    /// Adds a destination and port to the distinct counts, creating them
+    /// (seeded with the first destination and port) at the first new one.
+    #[inline]
+    fn count_distinct(&mut self, dst_hash: u64, port: Option<u16>, dst: Option<IpAddr>) {
+        let same_dst = dst == self.dst0;
+        let same_port = port == self.port0();
+        if self.extra.is_none() && same_dst && same_port {
+            return;
+        }
+        let (dst0, port0) = (self.dst0, self.port0());
+        let extra = self.extra.get_or_insert_with(Box::default);
+        if extra.distinct_dsts.count() == 0 {
+            if let Some(d) = dst0 {
+                extra.distinct_dsts.add(item_of_hash(addr_hash(d)));
+            }
+            if let Some(p) = port0 {
+                extra.distinct_ports.add(u32::from(p));
+            }
+        }
+        if dst.is_some() {
+            extra.distinct_dsts.add(item_of_hash(dst_hash));
+        }
+        if let Some(p) = port {
+            extra.distinct_ports.add(u32::from(p));
         }
     }
 
@@ -223,6 +274,7 @@ impl Hits {
     /// Widens the time window.
     #[inline]
     pub fn add_times(&mut self, start: Option<u64>, end: Option<u64>) {
+        let (start, end) = crate::time::flow_span(start, end);
         if let Some(s) = start {
             self.first = if self.flags & HAS_FIRST != 0 {
                 self.first.min(s)
@@ -231,7 +283,7 @@ impl Hits {
             };
             self.flags |= HAS_FIRST;
         }
-        if let Some(e) = end.or(start) {
+        if let Some(e) = end {
             self.last = if self.flags & HAS_LAST != 0 {
                 self.last.max(e)
             } else {
@@ -285,6 +337,52 @@ impl Hits {
             self.interface0 = interface;
         } else {
             self.sample(None, None, interface);
+        }
+    }
+
+    /// The evidence of these flows; `interfaces` names the interned
+    /// interface slots. Distinct counts are exact for keys that counted
+    /// them ([`Hits::add_counting`]) and the samples' sizes otherwise.
+    pub fn evidence(&self, interfaces: &[String]) -> Evidence {
+        let dsts = self.dst_addrs();
+        let ports = self.dst_ports();
+        let counted = self
+            .extra
+            .as_deref()
+            .filter(|e| e.distinct_dsts.count() > 0);
+        let (distinct_dst, distinct_ports) = match counted {
+            Some(e) => (e.distinct_dsts.clone(), e.distinct_ports.clone()),
+            None => {
+                let mut d = DistinctCount::default();
+                let mut p = DistinctCount::default();
+                dsts.iter().for_each(|a| d.add(item_of_hash(addr_hash(*a))));
+                ports.iter().for_each(|x| p.add(u32::from(*x)));
+                (d, p)
+            }
+        };
+        Evidence {
+            flows: self.flows(),
+            packets: self.packets,
+            bytes: self.bytes,
+            accepted: self.accepted(),
+            rejected: self.rejected(),
+            count: self.flows(),
+            first: self.first(),
+            last: self.last(),
+            protocol: self.protocol,
+            mixed_protocols: self.flags & MIXED_PROTOCOLS != 0,
+            interfaces: self
+                .interfaces()
+                .iter()
+                .filter_map(|i| interfaces.get(*i as usize).cloned())
+                .collect(),
+            src_addrs: Vec::new(),
+            dst_addrs: dsts,
+            dst_ports: ports,
+            distinct_src: DistinctCount::default(),
+            distinct_dst,
+            distinct_ports,
+            targets: Vec::new(),
         }
     }
 
@@ -362,9 +460,11 @@ mod size_tests {
         let mut h = Hits::default();
         assert_eq!((h.first(), h.last()), (None, None));
         h.add_times(None, Some(9));
-        assert_eq!((h.first(), h.last()), (None, Some(9)));
+        assert_eq!((h.first(), h.last()), (Some(9), Some(9)));
         h.add_times(Some(5), None);
         h.add_times(Some(7), Some(8));
         assert_eq!((h.first(), h.last()), (Some(5), Some(9)));
+        h.add_times(Some(12), None);
+        assert_eq!((h.first(), h.last()), (Some(5), Some(12)));
     }
 }

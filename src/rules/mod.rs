@@ -1,6 +1,10 @@
 //! Detection rules. Each rule sees every OK record once (as a classified
-//! [`Flow`]), keeps bounded per-source state, and turns it into at most one
-//! finding per source (per destination for `admin-port-exposed`).
+//! [`Flow`]), keeps bounded state per subject (SPEC section 2: the source
+//! for attacker rules, the exposed service, the interface), and at the end
+//! of an object names the subjects whose activity reached a floor, with
+//! their [`Evidence`]: the [`Candidate`]s. A candidate is a finding when
+//! its evidence, in the object alone or merged over a window of objects,
+//! reaches the rule's threshold ([`Thresholds::reached`]).
 
 use crate::bounded::DenseMap;
 use crate::config::Config;
@@ -11,19 +15,21 @@ pub use crate::flow::{Flow, NO_INTERFACE};
 pub use crate::severity::{RuleId, Severity};
 
 mod admin;
+pub mod evidence;
+mod exposure;
 pub mod finding;
 mod hits;
 mod rejected;
 mod scan;
-mod sensitive;
 mod skipped;
 
-pub use admin::{AdminPortBruteForce, AdminPortExposed};
-pub use finding::{Finding, FindingSink};
+pub use admin::AdminPortBruteForce;
+pub use evidence::{Candidate, Evidence, ScanTarget, Subject};
+pub use exposure::Exposure;
+pub use finding::{finding_id, CandidateSink, Finding, Thresholds};
 pub use hits::{Hits, InterfaceTable};
 pub use rejected::RejectedTraffic;
 pub use scan::PortScan;
-pub use sensitive::SensitivePortExposed;
 pub use skipped::SkippedRecords;
 
 /// What every finding of one object shares.
@@ -47,8 +53,15 @@ pub trait Rule {
     fn observe(&mut self, flow: &Flow<'_>, config: &Config);
     /// Sees one SKIPDATA record (only `skipped-records` cares).
     fn observe_skipped(&mut self, _record: &FlowRecord, _interface: u32) {}
-    /// Emits the findings for the whole object.
-    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>);
+    /// Names the subjects of the whole object whose evidence reaches
+    /// `floor` (the thresholds, or a share of them).
+    fn candidates(
+        &self,
+        ctx: &FindingContext,
+        config: &Config,
+        floor: &Thresholds,
+        out: &mut CandidateSink,
+    );
     /// Set when the rule stopped tracking new keys because of
     /// `Config::max_tracked`.
     fn limit_hit(&self) -> bool;
@@ -59,9 +72,9 @@ pub trait Rule {
 /// All rules, in the order of SPEC §2.
 pub fn all_rules() -> Vec<Box<dyn Rule + Send>> {
     vec![
-        Box::new(AdminPortExposed::default()),
+        Box::new(Exposure::new(RuleId::AdminPortExposed)),
         Box::new(AdminPortBruteForce::default()),
-        Box::new(SensitivePortExposed::default()),
+        Box::new(Exposure::new(RuleId::SensitivePortExposed)),
         Box::new(PortScan::default()),
         Box::new(RejectedTraffic::default()),
         Box::new(SkippedRecords::default()),

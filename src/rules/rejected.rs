@@ -4,12 +4,14 @@ use std::net::IpAddr;
 
 use crate::bounded::DenseMap;
 
-use super::{sorted, track, Finding, FindingContext, FindingSink, Flow, Hits, Rule, RuleId};
+use super::{
+    sorted, Candidate, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Subject,
+    Thresholds,
+};
 use crate::config::Config;
 
-/// Counts REJECTed flows per source. Replies are counted too: a scanner
-/// sending from port 53 or 80 looks like a server reply to `port-scan`, and
-/// this rule is what still sees it.
+/// Counts REJECTed flows per source. Replies are counted too: a rejected
+/// flow is an attempt whatever its ports say.
 #[derive(Debug, Default)]
 pub struct RejectedTraffic {
     sources: DenseMap<IpAddr, Hits>,
@@ -25,39 +27,32 @@ impl Rule for RejectedTraffic {
         if !flow.rejected() {
             return;
         }
-        track(
-            &mut self.sources,
-            flow.src,
-            flow,
-            config.max_tracked,
-            &mut self.limit_hit,
-            config.rejected_threshold / 2,
-        );
+        match self.sources.entry(flow.src, config.max_tracked) {
+            Some(h) => h.add_counting(flow, config.rejected_threshold / 2),
+            None => self.limit_hit = true,
+        }
     }
 
-    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>) {
+    fn candidates(
+        &self,
+        ctx: &FindingContext,
+        config: &Config,
+        floor: &Thresholds,
+        out: &mut CandidateSink,
+    ) {
         for (src, hits) in sorted(&self.sources) {
-            if hits.rejected() < config.rejected_threshold {
+            if hits.rejected() < floor.rejected {
                 continue;
             }
-            if out.skip_if_full() {
-                continue;
-            }
-            let title = format!(
-                "{src} had {} rejected flows to {} or more destinations",
-                hits.rejected(),
-                hits.dst_addrs().len()
-            );
-            out.push(Finding::new(
-                self.id(),
-                config.severity(self.id()),
-                title,
-                ctx,
-                Some(*src),
-                None,
-                hits,
-                vec!["T1595"],
-            ));
+            let mut evidence = hits.evidence(&ctx.interfaces);
+            evidence.count = hits.rejected();
+            out.push(Candidate {
+                rule: self.id(),
+                subject: Subject::Source { addr: *src },
+                severity: config.severity(self.id()),
+                evidence,
+                label: None,
+            });
         }
     }
 

@@ -1,14 +1,18 @@
-//! `skipped-records`: AWS dropped flow records (SKIPDATA), so the object
-//! under-reports traffic.
+//! `skipped-records`: AWS dropped flow records (SKIPDATA) on an interface,
+//! so the object under-reports its traffic. One finding per interface.
 
-use super::{Finding, FindingContext, FindingSink, Flow, Hits, Rule, RuleId};
+use super::{
+    Candidate, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Subject, Thresholds,
+    NO_INTERFACE,
+};
+use crate::bounded::DenseMap;
 use crate::config::Config;
 use crate::flowlog::FlowRecord;
 
-/// Counts SKIPDATA records.
+/// Counts SKIPDATA records per interface.
 #[derive(Debug, Default)]
 pub struct SkippedRecords {
-    hits: Hits,
+    interfaces: DenseMap<u32, Hits>,
 }
 
 impl Rule for SkippedRecords {
@@ -19,41 +23,47 @@ impl Rule for SkippedRecords {
     fn observe(&mut self, _flow: &Flow<'_>, _config: &Config) {}
 
     fn observe_skipped(&mut self, record: &FlowRecord, interface: u32) {
-        self.hits.count_flow();
-        self.hits.add_times(record.start, record.end);
-        self.hits.add_interface(interface);
+        // Interfaces are bounded by the interning table.
+        if let Some(h) = self.interfaces.entry(interface, usize::MAX) {
+            h.count_flow();
+            h.add_times(record.start, record.end);
+            h.add_interface(interface);
+        }
     }
 
-    fn findings(&self, ctx: &FindingContext, config: &Config, out: &mut FindingSink<'_>) {
-        if self.hits.flows() == 0 {
-            return;
-        }
-        let names: Vec<&str> = self
-            .hits
-            .interfaces()
+    fn candidates(
+        &self,
+        ctx: &FindingContext,
+        config: &Config,
+        _floor: &Thresholds,
+        out: &mut CandidateSink,
+    ) {
+        let mut named: Vec<(String, &Hits)> = self
+            .interfaces
             .iter()
-            .filter_map(|i| ctx.interfaces.get(*i as usize).map(String::as_str))
+            .map(|(slot, h)| {
+                let id = (*slot != NO_INTERFACE)
+                    .then(|| ctx.interfaces.get(*slot as usize).cloned())
+                    .flatten()
+                    .unwrap_or_else(|| "unknown interface".to_string());
+                (id, h)
+            })
             .collect();
-        let title = format!(
-            "AWS skipped flow records {} time{} on {}: traffic in that window is not visible",
-            self.hits.flows(),
-            super::plural(self.hits.flows()),
-            if names.is_empty() {
-                "unknown interfaces".to_string()
-            } else {
-                names.join(", ")
-            }
-        );
-        out.push(Finding::new(
-            self.id(),
-            config.severity(self.id()),
-            title,
-            ctx,
-            None,
-            None,
-            &self.hits,
-            vec!["T1562.001"],
-        ));
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        for (id, hits) in named {
+            let mut evidence = hits.evidence(&ctx.interfaces);
+            evidence.dst_addrs.clear();
+            evidence.dst_ports.clear();
+            evidence.distinct_dst = Default::default();
+            evidence.distinct_ports = Default::default();
+            out.push(Candidate {
+                rule: self.id(),
+                subject: Subject::Interface { id },
+                severity: config.severity(self.id()),
+                evidence,
+                label: None,
+            });
+        }
     }
 
     fn limit_hit(&self) -> bool {
@@ -61,6 +71,6 @@ impl Rule for SkippedRecords {
     }
 
     fn entries(&self) -> usize {
-        0
+        self.interfaces.len()
     }
 }

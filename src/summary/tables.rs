@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::flow::Flow;
+use crate::time::TimeSpan;
 use crate::flowlog::{Action, FlowRecord};
 
 /// Ports below this are services for the `services` table (plus admin and
@@ -107,8 +108,7 @@ struct AdminKey {
 #[derive(Debug, Default, Clone, Copy)]
 struct AdminAcc {
     c: Counter,
-    first: Option<u64>,
-    last: Option<u64>,
+    span: TimeSpan,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -382,8 +382,8 @@ impl TableBuilder {
                 flows: a.c.flows,
                 packets: a.c.packets,
                 bytes: a.c.bytes,
-                first_start: a.first,
-                last_end: a.last,
+                first_start: a.span.first,
+                last_end: a.span.last,
             })
             .collect();
 
@@ -437,11 +437,6 @@ fn note_limit(limits: &mut Vec<&'static str>, table: &'static str) {
 impl AdminAcc {
     fn add(&mut self, packets: u64, bytes: u64, start: Option<u64>, end: Option<u64>) {
         self.c.add(packets, bytes);
-        if let Some(s) = start {
-            self.first = Some(self.first.map_or(s, |f| f.min(s)));
-        }
-        if let Some(e) = end {
-            self.last = Some(self.last.map_or(e, |l| l.max(e)));
-        }
+        self.span.add(start, end);
     }
 }

@@ -25,12 +25,13 @@ PREFIX = "flowguard/"
 TABLES = ("files", "ports", "talkers", "admin", "services", "findings")
 RULES = {
     "admin-port-exposed", "admin-port-brute-force", "sensitive-port-exposed",
-    "port-scan", "rejected-traffic", "skipped-records",
+    "port-scan", "rejected-traffic", "skipped-records", "threat-intel-match",
 }
 FINDING_FIELDS = (
-    "finding_id", "rule", "severity", "title", "account", "region", "interface_ids", "src_addr",
-    "dst_addrs", "dst_ports", "protocol", "flows", "packets", "bytes", "first_seen", "last_seen",
-    "source", "mitre_attack",
+    "finding_id", "rule", "severity", "title", "subject", "account", "region", "interface_ids",
+    "src_addr", "src_addrs", "dst_addrs", "dst_ports", "distinct_src_addrs", "distinct_dst_addrs",
+    "distinct_dst_ports", "protocol", "flows", "packets", "bytes", "first_seen", "last_seen",
+    "source", "mitre_attack", "notified", "occurrences", "window_flows",
 )
 FILES_FIELDS = (
     "source", "records", "ok", "nodata", "skipdata", "malformed", "first_start", "last_end",

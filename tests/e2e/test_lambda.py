@@ -170,16 +170,21 @@ def test_production_path_bucket_notification_via_sqs(aws: Aws, start_lambda: Any
     rules = sorted(f["rule"] for f in ta["findings"])
     assert rules == ["admin-port-brute-force", "admin-port-exposed"], rules
     for f in ta["findings"]:
-        assert f["severity"] == "high" and f["src_addr"] == "198.51.100.7", f
+        assert f["severity"] == "high" and f["src_addrs"] == ["198.51.100.7"], f
         assert (f["account"], f["region"]) == (L.ACCOUNT, L.REGION), f
         assert source_key(f["source"]) == KA, f["source"]
         assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$", f["first_seen"]), f["first_seen"]
         assert f["flows"] == 25, f
     exposed = [f for f in ta["findings"] if f["rule"] == "admin-port-exposed"][0]
     assert "10.0.0.5" in exposed["dst_addrs"] and 22 in exposed["dst_ports"], exposed
+    # One finding per exposed service: the service is the subject, the
+    # internet addresses are listed and counted.
+    assert exposed["subject"] == "10.0.0.5:22/tcp" and exposed["src_addr"] is None, exposed
+    assert exposed["distinct_src_addrs"] == 1, exposed
     assert any(t.startswith("T1021.004") for t in exposed["mitre_attack"]), exposed["mitre_attack"]
     brute = [f for f in ta["findings"] if f["rule"] == "admin-port-brute-force"][0]
     assert any(t.startswith("T1110") for t in brute["mitre_attack"]), brute["mitre_attack"]
+    assert brute["src_addr"] == "198.51.100.7" and brute["subject"] == "198.51.100.7", brute
     admin = [r for r in ta["admin"] if r.get("srcaddr") == "198.51.100.7"]
     assert len(admin) == 1 and admin[0]["dstaddr"] == "10.0.0.5" and admin[0]["dstport"] == 22 \
         and admin[0]["flows"] == 25 and str(admin[0]["action"]).upper() == "ACCEPT", ta["admin"]
@@ -510,8 +515,9 @@ def test_custom_summary_bucket_and_prefix(aws: Aws, start_lambda: Any) -> None:
 # --- SNS limits, memory, logs --------------------------------------------------------
 
 def test_sns_message_truncated_under_256k(aws: Aws, start_lambda: Any) -> None:
-    n = 3000  # one admin-port-exposed finding per source: far more than fits in one message
-    lines = [L.flow(f"198.{51 + i // 250}.{i % 250}.{1 + i % 7}", "10.0.0.5", 40000 + i % 1000, 22, start=L.T0 + i % 3000)
+    n = 3000  # one admin-port-exposed finding per service: far more than fits in one message
+    lines = [L.flow(f"198.{51 + i // 250}.{i % 250}.{1 + i % 7}", f"10.0.{i // 250}.{5 + i % 250}",
+                    40000 + i % 1000, 22, start=L.T0 + i % 3000)
              for i in range(n)]
     upload_logs(aws, [KA], lines)
     # Above the default max_findings (1000 per rule), so every finding is kept.
@@ -534,8 +540,9 @@ def test_sns_message_truncated_under_256k(aws: Aws, start_lambda: Any) -> None:
 
 
 def test_findings_per_rule_are_capped_by_default(aws: Aws, start_lambda: Any) -> None:
-    n = 1200  # one admin-port-exposed finding per source, above the default cap of 1000
-    lines = [L.flow(f"198.{51 + i // 250}.{i % 250}.{1 + i % 7}", "10.0.0.5", 40000 + i % 1000, 22, start=L.T0)
+    n = 1200  # one admin-port-exposed finding per service, above the default cap of 1000
+    lines = [L.flow(f"198.{51 + i // 250}.{i % 250}.{1 + i % 7}", f"10.0.{i // 250}.{5 + i % 250}",
+                    40000 + i % 1000, 22, start=L.T0)
              for i in range(n)]
     upload_logs(aws, [KA], lines)
     with start_lambda() as fn:

@@ -278,11 +278,24 @@ fn json_output_has_the_spec_fields() {
             assert!(is_u64(k), "{k} in {f}");
         }
         assert!(f["protocol"].is_u64() || f["protocol"].is_null(), "{f}");
-        assert!(
-            f["src_addr"].is_string() || f["rule"] == "skipped-records",
-            "{f}"
+        // The actor: none for an exposed service or an interface.
+        let actor = !matches!(
+            f["rule"].as_str(),
+            Some("admin-port-exposed" | "sensitive-port-exposed" | "skipped-records")
         );
+        assert_eq!(f["src_addr"].is_string(), actor, "{f}");
         assert!(f.as_object().unwrap().contains_key("src_addr"));
+        assert!(is_arr("src_addrs") && is_str("subject"), "{f}");
+        for k in [
+            "distinct_src_addrs",
+            "distinct_dst_addrs",
+            "distinct_dst_ports",
+            "occurrences",
+            "window_flows",
+        ] {
+            assert!(is_u64(k), "{k} in {f}");
+        }
+        assert!(f["notified"].is_boolean(), "{f}");
         assert_eq!(f["source"], serde_json::json!({ "path": s(&path) }));
         assert!(matches!(
             f["severity"].as_str(),
@@ -296,7 +309,10 @@ fn json_output_has_the_spec_fields() {
     }
     let exposed = &lines[0];
     assert_eq!(exposed["severity"], "high");
-    assert_eq!(exposed["src_addr"], "198.51.100.7");
+    assert_eq!(exposed["src_addr"], serde_json::Value::Null);
+    assert_eq!(exposed["src_addrs"], serde_json::json!(["198.51.100.7"]));
+    assert_eq!(exposed["subject"], "10.0.1.20:22/tcp");
+    assert_eq!(exposed["distinct_src_addrs"], 1);
     assert_eq!(exposed["dst_addrs"], serde_json::json!(["10.0.1.20"]));
     assert_eq!(exposed["dst_ports"], serde_json::json!([22]));
     assert_eq!(exposed["protocol"], 6);
@@ -420,8 +436,8 @@ fn directories_are_walked_for_flow_logs_only() {
     assert_eq!(stdout(&o).lines().count(), 1);
 }
 
-/// (rule, src_addr, dst_addr for admin-port-exposed).
-type Key = (String, Option<String>, Option<String>);
+/// (rule, subject).
+type Key = (String, String);
 
 fn generate_and_analyze(format: &str, seed: &str) {
     let dir = tempfile::tempdir().unwrap();
@@ -450,12 +466,11 @@ fn generate_and_analyze(format: &str, seed: &str) {
         .map(|e| {
             (
                 e["rule"].as_str().unwrap().to_string(),
-                e["src_addr"].as_str().map(str::to_string),
-                e["dst_addr"].as_str().map(str::to_string),
+                e["subject"].as_str().unwrap().to_string(),
             )
         })
         .collect();
-    assert_eq!(want.len(), 8);
+    assert_eq!(want.len(), 10);
 
     let out = dir.path().join("out");
     let o = run(&["analyze", "--format", "json", "--out", s(&out), s(&log)]);
@@ -467,10 +482,10 @@ fn generate_and_analyze(format: &str, seed: &str) {
     let got: Vec<Key> = findings
         .iter()
         .map(|f| {
-            let rule = f["rule"].as_str().unwrap().to_string();
-            let dst = (rule == "admin-port-exposed")
-                .then(|| f["dst_addrs"][0].as_str().unwrap().to_string());
-            (rule, f["src_addr"].as_str().map(str::to_string), dst)
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["subject"].as_str().unwrap().to_string(),
+            )
         })
         .collect();
     let got_set: BTreeSet<Key> = got.iter().cloned().collect();

@@ -434,7 +434,7 @@ fn duplicate_and_unknown_header_fields() {
         r.warnings
     );
     let f = super::support::only(&r, "admin-port-exposed");
-    assert_eq!(f.src_addr.as_deref(), Some("203.0.113.9"));
+    assert_eq!(f.src_addrs, vec!["203.0.113.9".to_string()]);
     assert_eq!(f.flows, 2);
     assert_eq!(
         r.files.fields,
@@ -624,28 +624,34 @@ impl Tap for Rec {
 }
 
 /// An object from a wide-open network (or a hostile one) can name a new
-/// internet source on every line: one finding per source would not fit a
-/// small Lambda, so each rule keeps `max_findings` and counts the rest.
+/// internet source on every line: one finding per attacker would not fit a
+/// small Lambda, so each rule keeps `max_findings`, the most active first,
+/// and counts the rest. An exposed service stays one finding however many
+/// sources reach it.
 #[test]
 fn findings_per_rule_are_capped_and_the_cap_is_reported() {
-    let recs: Vec<Rec> = (0..250u32)
-        .map(|i| {
-            rec(
-                &format!("198.51.{}.{}", i / 200, i % 200 + 1),
-                "10.0.1.20",
-                22,
-            )
-        })
-        .collect();
+    let addr = |i: u32| format!("198.51.{}.{}", i / 200, i % 200 + 1);
+    let mut recs = Vec::new();
+    for i in 0..250u32 {
+        // 20 to 26 flows each: all brute forcers, of different strength.
+        for k in 0..20 + i % 7 {
+            recs.push(rec(&addr(i), "10.0.1.20", 22).sp(40000 + k as u16));
+        }
+    }
     let text = v2_text(&recs);
     let full = analyze(&text);
-    let exposed = |r: &Report| {
+    let of = |r: &Report, rule: &str| -> Vec<flowguard::Finding> {
         r.findings
             .iter()
-            .filter(|f| f.rule.as_str() == "admin-port-exposed")
-            .count()
+            .filter(|f| f.rule.as_str() == rule)
+            .cloned()
+            .collect()
     };
-    assert_eq!(exposed(&full), 250, "one finding per source by default");
+    assert_eq!(of(&full, "admin-port-brute-force").len(), 250);
+    let exposed = of(&full, "admin-port-exposed");
+    assert_eq!(exposed.len(), 1, "one exposed service");
+    assert_eq!(exposed[0].distinct_src_addrs, 250);
+    assert_eq!(exposed[0].src_addrs.len(), 10, "a capped list");
     assert!(!full
         .files
         .limits_hit
@@ -654,13 +660,14 @@ fn findings_per_rule_are_capped_and_the_cap_is_reported() {
 
     let config = Config::from_pairs([("max_findings", "100")]).unwrap();
     let capped = super::support::analyze_with(&text, &config);
-    assert_eq!(exposed(&capped), 100);
+    assert_eq!(of(&capped, "admin-port-brute-force").len(), 100);
+    assert_eq!(of(&capped, "admin-port-exposed"), exposed);
     assert_eq!(capped.files.findings, capped.findings.len() as u64);
     assert!(
         capped
             .files
             .limits_hit
-            .contains(&"findings:admin-port-exposed".to_string()),
+            .contains(&"findings:admin-port-brute-force".to_string()),
         "{:?}",
         capped.files.limits_hit
     );
@@ -668,22 +675,23 @@ fn findings_per_rule_are_capped_and_the_cap_is_reported() {
         capped
             .warnings
             .iter()
-            .any(|w| w.contains("admin-port-exposed: 150 more findings")),
+            .any(|w| w.contains("admin-port-brute-force: 150 more subjects")),
         "{:?}",
         capped.warnings
     );
-    // The kept findings are those of the lowest source addresses (each rule
-    // emits in address order), the same findings as without a cap.
-    let mut kept: Vec<std::net::IpAddr> = capped
-        .findings
+    // The kept findings are those of the most active sources (ties by
+    // address), the same findings as without a cap.
+    let mut ranked: Vec<(u32, std::net::IpAddr)> = (0..250u32)
+        .map(|i| (20 + i % 7, addr(i).parse().unwrap()))
+        .collect();
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut want: Vec<std::net::IpAddr> = ranked[..100].iter().map(|r| r.1).collect();
+    want.sort();
+    let mut kept: Vec<std::net::IpAddr> = of(&capped, "admin-port-brute-force")
         .iter()
-        .filter(|f| f.rule.as_str() == "admin-port-exposed")
         .filter_map(|f| f.src_addr.as_deref()?.parse().ok())
         .collect();
     kept.sort();
-    let want: Vec<std::net::IpAddr> = (1..=100u8)
-        .map(|i| std::net::IpAddr::from([198, 51, 0, i]))
-        .collect();
     assert_eq!(kept, want);
     for f in capped.findings.iter() {
         assert!(

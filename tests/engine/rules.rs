@@ -6,7 +6,8 @@
 use flowguard::{analyze_text, Config, Severity};
 
 use super::support::{
-    analyze, analyze_with, only, path_source, rec, rules_fired, v2_text, v5_text, Rec, NOW, T0,
+    analyze, analyze_with, only, path_source, rec, rules_fired, svc, v2_text, v5_text, Rec, NOW,
+    T0,
 };
 
 const ATTACKER: &str = "198.51.100.23";
@@ -17,15 +18,15 @@ fn many(n: usize, f: impl Fn(usize) -> Rec) -> Vec<Rec> {
     (0..n).map(f).collect()
 }
 
-/// `(rule, src_addr)` of each finding.
-type Fired = Vec<(String, Option<String>)>;
+/// `(rule, subject)` of each finding.
+type Fired = Vec<(String, String)>;
 
 fn fired(text: &str, config: &Config) -> Fired {
     rules_fired(&analyze_with(text, config))
 }
 
-fn one(rule: &str, src: &str) -> Fired {
-    vec![(rule.to_string(), Some(src.to_string()))]
+fn one(rule: &str, subject: &str) -> Fired {
+    vec![(rule.to_string(), subject.to_string())]
 }
 
 /// A rule's trigger at its threshold and one below.
@@ -138,6 +139,8 @@ fn brute_force_finding_carries_counts_and_techniques() {
         f.dst_addrs,
         vec![SSH_HOST.to_string(), "10.0.2.40".to_string()]
     );
+    assert_eq!((f.distinct_dst_addrs, f.distinct_dst_ports), (2, 2));
+    assert!(f.title.contains("on 2 hosts"), "{}", f.title);
     assert_eq!(f.protocol, Some(6));
     assert_eq!(f.first_seen.as_deref(), Some("2025-06-26T18:10:00Z"));
     assert_eq!(f.last_seen.as_deref(), Some("2025-06-26T18:13:20Z"));
@@ -149,23 +152,28 @@ fn brute_force_finding_carries_counts_and_techniques() {
 #[test]
 fn admin_port_exposed_needs_an_accepted_inbound_flow() {
     let accepted = analyze(&v2_text(&[rec(ATTACKER, SSH_HOST, 22)]));
-    assert_eq!(rules_fired(&accepted), one("admin-port-exposed", ATTACKER));
+    assert_eq!(
+        rules_fired(&accepted),
+        one("admin-port-exposed", &svc(SSH_HOST, 22))
+    );
     let f = only(&accepted, "admin-port-exposed");
     assert_eq!(f.severity, Severity::High);
     assert_eq!(f.dst_addrs, vec![SSH_HOST.to_string()]);
     assert_eq!(f.dst_ports, vec![22]);
     assert_eq!(f.flows, 1);
+    assert_eq!(f.src_addr, None, "a service is not an actor");
+    assert_eq!(f.src_addrs, vec![ATTACKER.to_string()]);
+    assert_eq!(f.distinct_src_addrs, 1);
     assert_eq!(f.mitre_attack, vec!["T1133", "T1021.004"]);
-    assert!(
-        f.title.contains("SSH (22)") && f.title.contains(ATTACKER),
-        "{}",
-        f.title
+    assert_eq!(
+        f.title,
+        "SSH (22) on 10.0.1.20 accepted 1 flow from 1 internet address"
     );
 
     let rejected = analyze(&v2_text(&[rec(ATTACKER, SSH_HOST, 22).reject()]));
     assert_eq!(rules_fired(&rejected), vec![]);
 
-    // RDP, and one finding per destination.
+    // RDP, and one finding per service (address, port, protocol).
     let rdp = analyze(&v2_text(&[
         rec("192.0.2.77", "10.0.2.40", 3389),
         rec("192.0.2.77", "10.0.2.40", 3389).sp(40001),
@@ -192,7 +200,7 @@ fn every_default_sensitive_port_is_exposed_only_when_accepted() {
         let r = analyze(&v2_text(&[rec("203.0.113.99", "10.0.3.10", port)]));
         assert_eq!(
             rules_fired(&r),
-            one("sensitive-port-exposed", "203.0.113.99"),
+            one("sensitive-port-exposed", &svc("10.0.3.10", port)),
             "port {port}"
         );
         let f = only(&r, "sensitive-port-exposed");
@@ -243,9 +251,9 @@ fn trusted_sources_never_trigger_exposure_or_brute_force() {
         let mut got = rules_fired(&r);
         got.sort();
         let mut want = vec![
-            ("admin-port-brute-force".to_string(), Some(src.to_string())),
-            ("admin-port-exposed".to_string(), Some(src.to_string())),
-            ("sensitive-port-exposed".to_string(), Some(src.to_string())),
+            ("admin-port-brute-force".to_string(), src.to_string()),
+            ("admin-port-exposed".to_string(), svc(dst, 22)),
+            ("sensitive-port-exposed".to_string(), svc(dst, 3306)),
         ];
         want.sort();
         assert_eq!(got, want, "untrusted source {src}");
@@ -255,7 +263,10 @@ fn trusted_sources_never_trigger_exposure_or_brute_force() {
 #[test]
 fn ipv6_internet_source_to_ula_host_on_ssh_is_exposed() {
     let r = analyze(&v2_text(&[rec("2001:db8::1", "fd12::5", 22)]));
-    assert_eq!(rules_fired(&r), one("admin-port-exposed", "2001:db8::1"));
+    assert_eq!(
+        rules_fired(&r),
+        one("admin-port-exposed", "[fd12::5]:22/tcp")
+    );
     let f = only(&r, "admin-port-exposed");
     assert_eq!(f.dst_addrs, vec!["fd12::5".to_string()]);
     assert_eq!(f.mitre_attack, vec!["T1133", "T1021.004"]);
@@ -267,7 +278,8 @@ fn ipv6_internet_source_to_ula_host_on_ssh_is_exposed() {
     ]));
     let f = only(&r, "admin-port-exposed");
     assert_eq!(f.flows, 2);
-    assert_eq!(f.src_addr.as_deref(), Some("2001:db8::1"));
+    assert_eq!(f.src_addrs, vec!["2001:db8::1".to_string()]);
+    assert_eq!(f.distinct_src_addrs, 1);
 }
 
 #[test]
@@ -309,8 +321,10 @@ fn server_replies_never_count_as_a_scan() {
     let f = only(&r, "port-scan");
     assert_eq!(f.src_addr.as_deref(), Some("10.0.1.10"));
     assert_eq!(f.flows, 90);
-    assert_eq!(f.distinct_dst_ports, 60);
-    assert_eq!(f.distinct_dst_addrs, 30);
+    // Everything the scan tried: 60 ports of one host and one port (50000)
+    // of 30 others.
+    assert_eq!(f.distinct_dst_ports, 61);
+    assert_eq!(f.distinct_dst_addrs, 31);
     assert!(
         f.title.contains("probed 60 ports on 198.51.100.50"),
         "{}",
@@ -321,6 +335,58 @@ fn server_replies_never_count_as_a_scan() {
         "{}",
         f.title
     );
+}
+
+/// `nmap -g 53`: the attacker picks the source port. A flow from a port
+/// below 1024 is a server's reply only when its destination is neither an
+/// admin nor a sensitive port, and it is not a lone SYN.
+#[test]
+fn a_low_source_port_does_not_hide_a_probe() {
+    for sp in [53u16, 80, 443] {
+        for (port, rule) in [
+            (3389u16, "admin-port-exposed"),
+            (5432, "sensitive-port-exposed"),
+            (6379, "sensitive-port-exposed"),
+        ] {
+            let r = analyze(&v2_text(&[rec(ATTACKER, SSH_HOST, port).sp(sp)]));
+            assert_eq!(
+                rules_fired(&r),
+                one(rule, &svc(SSH_HOST, port)),
+                "from source port {sp} to {port}"
+            );
+            assert_eq!(only(&r, rule).src_addrs, vec![ATTACKER.to_string()]);
+            // Rejected, the same probes count as brute-force attempts.
+            if port == 3389 {
+                let recs = many(20, |_| rec(ATTACKER, SSH_HOST, port).sp(sp).reject());
+                assert_eq!(
+                    fired(&v2_text(&recs), &Config::default()),
+                    one("admin-port-brute-force", ATTACKER),
+                    "from source port {sp}"
+                );
+            }
+        }
+    }
+    // A SYN scan from source port 80 of 40 high ports: lone SYNs are
+    // attempts, whatever the ports.
+    let syn_scan = many(40, |i| {
+        rec("203.0.113.66", "10.0.1.10", 40000 + i as u16)
+            .sp(80)
+            .flags(2)
+    });
+    let r = analyze(&v5_text(&syn_scan));
+    assert_eq!(rules_fired(&r), one("port-scan", "203.0.113.66"));
+    assert!(
+        only(&r, "port-scan").title.contains("probed 40 ports on 10.0.1.10"),
+        "{}",
+        only(&r, "port-scan").title
+    );
+    // The same flows as SYN-ACK replies of a web server are nothing.
+    let replies = many(40, |i| {
+        rec("203.0.113.66", "10.0.1.10", 40000 + i as u16)
+            .sp(80)
+            .flags(0x12)
+    });
+    assert_eq!(fired(&v5_text(&replies), &Config::default()), vec![]);
 }
 
 #[test]
@@ -356,7 +422,7 @@ fn flow_direction_decides_inbound_when_present() {
         (
             "v5 ingress to a public address",
             v5_text(&[rec(ATTACKER, public_dst, 22).direction("ingress")]),
-            one("admin-port-exposed", ATTACKER),
+            one("admin-port-exposed", &svc(public_dst, 22)),
         ),
         (
             "v5 egress to a private address",
@@ -366,12 +432,12 @@ fn flow_direction_decides_inbound_when_present() {
         (
             "v5 flow-direction '-' falls back to the networks",
             v5_text(&[rec(ATTACKER, SSH_HOST, 22).direction("-")]),
-            one("admin-port-exposed", ATTACKER),
+            one("admin-port-exposed", &svc(SSH_HOST, 22)),
         ),
         (
             "v5 ingress, sensitive port",
             v5_text(&[rec(ATTACKER, public_dst, 5432).direction("ingress")]),
-            one("sensitive-port-exposed", ATTACKER),
+            one("sensitive-port-exposed", &svc(public_dst, 5432)),
         ),
     ];
     for (name, text, want) in cases {
@@ -388,7 +454,10 @@ fn nodata_and_skipdata_never_reach_the_rules() {
             .status("SKIPDATA")
     });
     let r = analyze(&v2_text(&skip));
-    assert_eq!(rules_fired(&r), vec![("skipped-records".to_string(), None)]);
+    assert_eq!(
+        rules_fired(&r),
+        one("skipped-records", "eni-0a1b2c3d4e5f60001")
+    );
     let f = only(&r, "skipped-records");
     assert_eq!(f.severity, Severity::Low);
     assert_eq!(f.flows, 30);
@@ -417,17 +486,22 @@ fn nodata_and_skipdata_never_reach_the_rules() {
         T0 + 120
     );
     let r = analyze(&text);
-    let f = only(&r, "skipped-records");
-    assert_eq!(f.flows, 2);
     assert_eq!(
-        f.interface_ids,
-        vec!["eni-a".to_string(), "eni-b".to_string()]
+        rules_fired(&r),
+        vec![
+            ("skipped-records".to_string(), "eni-a".to_string()),
+            ("skipped-records".to_string(), "eni-b".to_string())
+        ],
+        "one finding per interface"
     );
+    let f = &r.findings[1];
+    assert_eq!(f.flows, 1);
+    assert_eq!(f.interface_ids, vec!["eni-b".to_string()]);
     assert_eq!(f.first_seen.as_deref(), Some("2025-06-26T18:10:00Z"));
     assert_eq!(f.last_seen.as_deref(), Some("2025-06-26T18:12:00Z"));
     assert_eq!(
         f.title,
-        "AWS skipped flow records 2 times on eni-a, eni-b: traffic in that window is not visible"
+        "AWS skipped flow records 1 time on eni-b: traffic in that window is not visible"
     );
 }
 
@@ -441,7 +515,10 @@ fn configuration_changes_ports_and_thresholds() {
         ]),
         &c,
     );
-    assert_eq!(rules_fired(&r), one("admin-port-exposed", ATTACKER));
+    assert_eq!(
+        rules_fired(&r),
+        one("admin-port-exposed", &svc(SSH_HOST, 2222))
+    );
     assert_eq!(only(&r, "admin-port-exposed").dst_ports, vec![2222]);
     assert_eq!(
         only(&r, "admin-port-exposed").mitre_attack,
@@ -492,7 +569,10 @@ fn configuration_changes_ports_and_thresholds() {
         ]),
         &c,
     );
-    assert_eq!(rules_fired(&r), one("sensitive-port-exposed", ATTACKER));
+    assert_eq!(
+        rules_fired(&r),
+        one("sensitive-port-exposed", &svc(SSH_HOST, 8443))
+    );
     assert_eq!(only(&r, "sensitive-port-exposed").dst_ports, vec![8443]);
 
     // A trusted partner network.
@@ -504,7 +584,7 @@ fn configuration_changes_ports_and_thresholds() {
     assert_eq!(fired(&v2_text(&[rec(ATTACKER, SSH_HOST, 22)]), &c), vec![]);
     assert_eq!(
         fired(&v2_text(&[rec("192.0.2.1", SSH_HOST, 22)]), &c),
-        one("admin-port-exposed", "192.0.2.1")
+        one("admin-port-exposed", &svc(SSH_HOST, 22))
     );
     // 192.168.0.0/16 is no longer trusted, so it is not "inside" either.
     assert_eq!(
@@ -594,7 +674,7 @@ fn findings_are_ordered_most_severe_first() {
 }
 
 #[test]
-fn finding_ids_are_stable_per_input_and_differ_across_sources() {
+fn finding_ids_name_the_subject_not_the_object() {
     let mut recs = many(25, |i| {
         rec("203.0.113.50", "10.0.1.10", 2000 + i as u16).reject()
     });
@@ -602,37 +682,39 @@ fn finding_ids_are_stable_per_input_and_differ_across_sources() {
     recs.push(rec(ATTACKER, "10.0.1.21", 22));
     let text = v2_text(&recs);
     let config = Config::default();
-    let ids = |source| -> Vec<String> {
-        analyze_text(text.as_bytes(), source, &config, NOW)
+    let ids = |source, now| -> Vec<String> {
+        analyze_text(text.as_bytes(), source, &config, now)
             .unwrap()
             .findings
             .into_iter()
             .map(|f| f.finding_id)
             .collect()
     };
-    let a = ids(path_source("a.log"));
-    assert_eq!(a.len(), 3);
-    assert_eq!(a, ids(path_source("a.log")), "same input, same ids");
-    // Processing time does not change the ids either.
-    let later: Vec<String> =
-        analyze_text(text.as_bytes(), path_source("a.log"), &config, NOW + 86_400)
-            .unwrap()
-            .findings
-            .into_iter()
-            .map(|f| f.finding_id)
-            .collect();
-    assert_eq!(a, later);
-    let b = ids(path_source("b.log"));
-    let s3 = ids(flowguard::SourceRef::S3 {
+    let a = ids(path_source("a.log"), NOW);
+    assert_eq!(a.len(), 3, "a scan and two exposed services");
+    // The same subjects in another object, read later, keep their ids.
+    assert_eq!(a, ids(path_source("b.log"), NOW + 86_400));
+    let s3 = |key: &str| flowguard::SourceRef::S3 {
         bucket: "bkt".into(),
-        key: "a.log".into(),
-    });
-    for id in &a {
+        key: key.into(),
+    };
+    let x = ids(s3("AWSLogs/123456789012/vpcflowlogs/us-east-1/x.log"), NOW);
+    assert_eq!(
+        x,
+        ids(s3("AWSLogs/123456789012/vpcflowlogs/us-east-1/y.log"), NOW)
+    );
+    assert_ne!(a, x, "the region is part of the subject's identity");
+    // Another account's subjects are others.
+    let other = ids(
+        flowguard::SourceRef::S3 {
+            bucket: "bkt".into(),
+            key: "AWSLogs/210987654321/vpcflowlogs/us-east-1/x.log".into(),
+        },
+        NOW,
+    );
+    for id in &x {
         assert!(id.starts_with("fg-") && id.len() == 19, "{id}");
-        assert!(
-            !b.contains(id) && !s3.contains(id),
-            "{id} repeats across sources"
-        );
+        assert!(!other.contains(id), "{id} repeats across accounts");
     }
     let mut uniq = a.clone();
     uniq.sort();

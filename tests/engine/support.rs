@@ -202,12 +202,21 @@ pub fn analyze(text: &str) -> Report {
 }
 
 /// `(rule, src_addr)` of every finding, in report order.
-pub fn rules_fired(report: &Report) -> Vec<(String, Option<String>)> {
+pub fn rules_fired(report: &Report) -> Vec<(String, String)> {
     report
         .findings
         .iter()
-        .map(|f| (f.rule.as_str().to_string(), f.src_addr.clone()))
+        .map(|f| (f.rule.as_str().to_string(), f.subject.clone()))
         .collect()
+}
+
+/// The subject text of an exposed TCP service.
+pub fn svc(addr: &str, port: u16) -> String {
+    if addr.contains(':') {
+        format!("[{addr}]:{port}/tcp")
+    } else {
+        format!("{addr}:{port}/tcp")
+    }
 }
 
 /// The single finding of `rule`; panics unless there is exactly one.

@@ -135,6 +135,7 @@ class RawLog:
     statuses: collections.Counter = field(default_factory=collections.Counter)
     accounts: collections.Counter = field(default_factory=collections.Counter)
     regions: collections.Counter = field(default_factory=collections.Counter)
+    skipped_interfaces: set = field(default_factory=set)
 
 
 def read_raw(path: Path) -> RawLog:
@@ -166,6 +167,8 @@ def read_raw(path: Path) -> RawLog:
                 raw.regions[row["region"]] += 1
             if status != "OK":
                 raw.statuses[status] += 1
+                if status == "SKIPDATA":
+                    raw.skipped_interfaces.add(row.get("interface-id", "-"))
                 continue
             try:
                 record = Record(
@@ -378,6 +381,8 @@ def test_summary_rows_match_the_glue_schema(data):
             return
         if glue_type == "string":
             assert isinstance(value, str), f"{where}: {value!r} is not a string"
+        elif glue_type == "boolean":
+            assert isinstance(value, bool), f"{where}: {value!r} is not a boolean"
         elif glue_type in ints:
             lo, hi = ints[glue_type]
             assert isinstance(value, int) and not isinstance(value, bool), f"{where}: {value!r} is not an integer"
@@ -468,6 +473,7 @@ def raw_finding_counts(raw: RawLog) -> dict[str, int]:
     recomputed from the records alone, with the default configuration."""
     rejected = collections.Counter()
     admin_attempts = collections.Counter()
+    # Exposure is one finding per service (address, port, protocol).
     admin_exposed, sensitive_exposed = set(), set()
     for r in raw.records:
         src_untrusted = not trusted(r.srcaddr)
@@ -481,15 +487,15 @@ def raw_finding_counts(raw: RawLog) -> dict[str, int]:
             admin_attempts[r.srcaddr] += 1
         if r.action == "ACCEPT" and inbound and src_untrusted:
             if r.dstport in ADMIN_PORTS:
-                admin_exposed.add((r.srcaddr, r.dstaddr))
+                admin_exposed.add((r.dstaddr, r.dstport, r.protocol))
             if r.dstport in SENSITIVE_PORTS:
-                sensitive_exposed.add(r.srcaddr)
+                sensitive_exposed.add((r.dstaddr, r.dstport, r.protocol))
     return {
         "rejected-traffic": sum(1 for n in rejected.values() if n >= REJECTED_THRESHOLD),
         "admin-port-brute-force": sum(1 for n in admin_attempts.values() if n >= BRUTE_FORCE_THRESHOLD),
         "admin-port-exposed": len(admin_exposed),
         "sensitive-port-exposed": len(sensitive_exposed),
-        "skipped-records": 1 if raw.statuses["SKIPDATA"] else 0,
+        "skipped-records": len(raw.skipped_interfaces),
     }
 
 

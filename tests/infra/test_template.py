@@ -57,12 +57,12 @@ GLUE_COLUMNS = {
     "flows bigint, packets bigint, bytes bigint, first_start bigint, last_end bigint",
     "services": "source string, dstaddr string, dstport int, protocol int, flows bigint, "
     "packets bigint, bytes bigint",
-    "findings": "finding_id string, rule string, severity string, title string, "
-    "interface_ids array<string>, src_addr string, dst_addrs array<string>, dst_ports array<int>, "
-    "protocol int, flows bigint, packets bigint, bytes bigint, accepted_flows bigint, "
-    "rejected_flows bigint, distinct_dst_addrs bigint, distinct_dst_ports bigint, "
+    "findings": "finding_id string, rule string, severity string, title string, subject string, "
+    "interface_ids array<string>, src_addr string, src_addrs array<string>, dst_addrs array<string>, "
+    "dst_ports array<int>, protocol int, flows bigint, packets bigint, bytes bigint, accepted_flows bigint, "
+    "rejected_flows bigint, distinct_src_addrs bigint, distinct_dst_addrs bigint, distinct_dst_ports bigint, "
     "first_seen string, last_seen string, source struct<bucket:string,key:string,path:string>, "
-    "mitre_attack array<string>",
+    "mitre_attack array<string>, notified boolean, occurrences bigint, window_flows bigint",
 }
 
 NAMED_QUERIES = {
