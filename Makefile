@@ -35,7 +35,7 @@ demo:
 	$(CARGO) build --release --bin flowguard
 	@mkdir -p $(DEMO)
 	@if [ ! -f $(DEMO)/input/$(DEMO_KEY) ]; then \
-	  ./target/release/flowguard generate --records $(DEMO_RECORDS) --seed 42 --format v5 \
+	  ./target/release/flowguard generate --records $(DEMO_RECORDS) --seed 42 --format v5 --exposed 8 \
 	    --output $(DEMO)/input/$(DEMO_KEY) --manifest $(DEMO)/manifest.json; fi
 	@rm -rf $(DEMO)/summaries
 	@echo; echo "== flowguard analyze $(DEMO)/input --out $(DEMO)/summaries"; echo

@@ -16,11 +16,11 @@ use crate::rules::{
     all_rules, Candidate, CandidateSink, Finding, FindingContext, InterfaceTable, Rule, Thresholds,
 };
 use crate::source::SourceRef;
-use crate::time::TimeSpan;
 use crate::summary::{
     encode_plain, encode_rows, safe_component, KeyFacts, PartitionKey, Prefetch, Table,
     TableBuilder, Tables, HAS_PREFETCH,
 };
+use crate::time::TimeSpan;
 
 /// How many malformed lines are kept as samples per object.
 pub const MAX_MALFORMED_SAMPLES: usize = 5;
@@ -487,9 +487,8 @@ impl<'c> Engine<'c> {
     }
 
     /// Entries held in bounded state, tables and rules (for memory-bound
-    /// tests). Each map is capped at `max_tracked` entries (the scan
-    /// trackers' hash sets at four times that), so this never exceeds
-    /// 21 × `max_tracked`.
+    /// tests). Each map is capped at `max_tracked` entries (the scan rule's
+    /// pair tables at twice that), so this stays under 24 × `max_tracked`.
     pub fn tracked_entries(&self) -> usize {
         self.aggregator.tracked_entries() + self.scanner.interfaces.len()
     }

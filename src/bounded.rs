@@ -151,142 +151,48 @@ fn slots_for(cap: usize) -> usize {
     (cap.saturating_mul(8) / 7).max(16).next_power_of_two()
 }
 
-/// A set of 64-bit hashes in one fixed array, allocated at its bound on the
-/// first insert: its memory does not grow with the object and never spikes
-/// on a rehash. Open addressing with linear probing. A slot keeps 32 bits
-/// of the hash and its index holds more (51 bits in all at the default
-/// bound), so two attempts are confused about once in 10^15 lookups.
-/// 0 marks an empty slot.
-#[derive(Debug, Default)]
-pub struct HashSet64 {
-    slots: Vec<u32>,
-    len: usize,
-    cap: usize,
+/// A pair of a [`PairTable`]: its first two distinct elements, or a mark
+/// that a third moved it to a full set kept elsewhere (promoted).
+#[derive(Debug)]
+pub struct PairEntry<'a, E> {
+    /// Fingerprint in the upper 30 bits, elements held (0, 1, 2, or
+    /// [`PROMOTED`]) in the lower 2.
+    tag: &'a mut u32,
+    e: &'a mut [E; 2],
 }
 
-impl HashSet64 {
-    /// Inserts `h`: `Some(true)` if new, `Some(false)` if present, `None`
-    /// when the set holds `cap` entries and `h` is new.
-    #[inline]
-    pub fn insert(&mut self, h: u64, cap: usize) -> Option<bool> {
-        if self.slots.is_empty() {
-            self.cap = cap;
-            self.slots = vec![0; slots_for(cap)];
-        }
-        let fingerprint = ((h >> 32) as u32).max(1);
-        let mask = self.slots.len() - 1;
-        let mut i = h as usize & mask;
-        loop {
-            match self.slots[i] {
-                0 if self.len >= self.cap => return None,
-                0 => {
-                    self.slots[i] = fingerprint;
-                    self.len += 1;
-                    return Some(true);
-                }
-                s if s == fingerprint => return Some(false),
-                _ => i = (i + 1) & mask,
-            }
+/// The element count of a promoted pair.
+const PROMOTED: u32 = 3;
+
+impl<E: Copy + PartialEq> PairEntry<'_, E> {
+    /// Whether a third distinct element promoted the pair.
+    pub fn promoted(&self) -> bool {
+        *self.tag & 3 == PROMOTED
+    }
+
+    /// The elements held (none once promoted).
+    pub fn elements(&self) -> &[E] {
+        match *self.tag & 3 {
+            n @ (1 | 2) => &self.e[..n as usize],
+            _ => &[],
         }
     }
-
-    /// Entries held.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-/// Counters keyed by 64-bit hashes, packed in one fixed array like
-/// [`HashSet64`]: each slot holds 40 bits of the hash (the slot index holds
-/// more of it) and a 24-bit count that saturates.
-#[derive(Debug, Default)]
-pub struct HashCounter {
-    slots: Vec<u64>,
-    len: usize,
-    cap: usize,
-}
-
-const COUNT_BITS: u32 = 24;
-const COUNT_MAX: u64 = (1 << COUNT_BITS) - 1;
-
-impl HashCounter {
-    /// Adds one to the counter of `h` and returns it; `None` when the table
-    /// holds `cap` counters and `h` is new.
-    #[inline]
-    pub fn increment(&mut self, h: u64, cap: usize) -> Option<u32> {
-        if self.slots.is_empty() {
-            self.cap = cap;
-            self.slots = vec![0; slots_for(cap)];
-        }
-        // The tag is the hash's high 40 bits with the lowest forced on, so
-        // an occupied slot is never 0.
-        let tag = (h >> COUNT_BITS) | 1;
-        let mask = self.slots.len() - 1;
-        let mut i = h as usize & mask;
-        loop {
-            let s = self.slots[i];
-            if s == 0 {
-                if self.len >= self.cap {
-                    return None;
-                }
-                self.slots[i] = tag << COUNT_BITS | 1;
-                self.len += 1;
-                return Some(1);
-            }
-            if s >> COUNT_BITS == tag {
-                let n = ((s & COUNT_MAX) + 1).min(COUNT_MAX);
-                self.slots[i] = tag << COUNT_BITS | n;
-                return Some(n as u32);
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    /// Counters held.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether no counter is held.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-/// The slot of a pair in a [`PairTable`]: up to two elements seen, or
-/// [`PairSlot::PROMOTED`] once a third distinct one moved the pair to a
-/// full set kept elsewhere.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PairSlot<E> {
-    /// Elements held (0, 1 or 2), or [`PairSlot::PROMOTED`].
-    pub n: u8,
-    /// The elements, first seen first.
-    pub e: [E; 2],
-}
-
-impl<E: Copy + PartialEq> PairSlot<E> {
-    /// `n` of a pair whose elements live in a full set elsewhere.
-    pub const PROMOTED: u8 = 3;
 
     /// Adds `x`: `true` when it is a third distinct element, so the pair
-    /// is promoted (the caller moves `e` and `x` to a full set).
+    /// is promoted (the caller moves [`PairEntry::elements`], read before,
+    /// and `x` to a full set).
     #[inline]
     pub fn add(&mut self, x: E) -> bool {
-        let n = usize::from(self.n.min(2));
-        if self.n == Self::PROMOTED || self.e[..n].contains(&x) {
+        if self.promoted() || self.elements().contains(&x) {
             return false;
         }
+        let n = *self.tag & 3;
         if n < 2 {
-            self.e[n] = x;
-            self.n += 1;
+            self.e[n as usize] = x;
+            *self.tag += 1;
             return false;
         }
-        self.n = Self::PROMOTED;
+        *self.tag |= PROMOTED;
         true
     }
 }
@@ -294,28 +200,29 @@ impl<E: Copy + PartialEq> PairSlot<E> {
 /// Pairs (a source and a destination, a source and a port) keyed by a
 /// 64-bit hash, each with its first two distinct elements: the port-scan
 /// rule's first stage. Most pairs of an object never see a third element,
-/// so they cost 4 bytes of fingerprint and one [`PairSlot`] in a fixed
-/// array allocated at its bound on first use.
+/// so they cost a 4-byte tag and two elements in fixed arrays allocated at
+/// their bound on first use.
 #[derive(Debug, Default)]
 pub struct PairTable<E> {
     tags: Vec<u32>,
-    slots: Vec<PairSlot<E>>,
+    elements: Vec<[E; 2]>,
     len: usize,
     cap: usize,
 }
 
 impl<E: Copy + Default + PartialEq> PairTable<E> {
-    /// The slot of pair `h`, created empty while fewer than `cap` pairs
+    /// The entry of pair `h`, created empty while fewer than `cap` pairs
     /// are held; `None` when full and `h` is new.
     #[inline]
-    pub fn slot(&mut self, h: u64, cap: usize) -> Option<&mut PairSlot<E>> {
+    pub fn entry(&mut self, h: u64, cap: usize) -> Option<PairEntry<'_, E>> {
         if self.tags.is_empty() {
             self.cap = cap;
             let n = slots_for(cap);
             self.tags = vec![0; n];
-            self.slots = vec![PairSlot::default(); n];
+            self.elements = vec![[E::default(); 2]; n];
         }
-        let fingerprint = ((h >> 32) as u32).max(1);
+        // 30 bits of fingerprint, never 0; the index uses other bits.
+        let fingerprint = ((h >> 32) as u32 | 4) & !3;
         let mask = self.tags.len() - 1;
         let mut i = h as usize & mask;
         loop {
@@ -324,12 +231,16 @@ impl<E: Copy + Default + PartialEq> PairTable<E> {
                 0 => {
                     self.tags[i] = fingerprint;
                     self.len += 1;
-                    return self.slots.get_mut(i);
+                    break;
                 }
-                t if t == fingerprint => return self.slots.get_mut(i),
+                t if t & !3 == fingerprint => break,
                 _ => i = (i + 1) & mask,
             }
         }
+        Some(PairEntry {
+            tag: self.tags.get_mut(i)?,
+            e: self.elements.get_mut(i)?,
+        })
     }
 
     /// Pairs held.
@@ -384,60 +295,26 @@ mod tests {
     }
 
     #[test]
-    fn set_is_exact_and_stops_at_its_bound() {
-        let h = crate::hash::mix64;
-        let mut s = HashSet64::default();
-        for i in 0..100u64 {
-            assert_eq!(s.insert(h(i), 100), Some(true));
-        }
-        for i in 0..100u64 {
-            assert_eq!(s.insert(h(i), 100), Some(false));
-        }
-        assert_eq!(s.insert(h(1000), 100), None, "full: a new hash is refused");
-        assert_eq!(s.len(), 100);
-        // Hashes that share a slot index are told apart by their fingerprint.
-        let mut s = HashSet64::default();
-        assert_eq!(s.insert(1 << 40, 10), Some(true));
-        assert_eq!(s.insert(2 << 40, 10), Some(true));
-        assert_eq!(s.insert(1 << 40, 10), Some(false));
-    }
-
-    #[test]
     fn pairs_keep_two_elements_then_promote() {
         let mut t: PairTable<u16> = PairTable::default();
         let h = crate::hash::mix64;
-        let s = t.slot(h(1), 10).unwrap();
+        let mut s = t.entry(h(1), 10).unwrap();
         assert!(!s.add(22));
         assert!(!s.add(22), "a repeat is not new");
         assert!(!s.add(80));
-        assert_eq!((s.n, s.e), (2, [22, 80]));
+        assert_eq!(s.elements(), [22, 80]);
         assert!(s.add(443), "the third distinct element promotes");
         assert!(!s.add(8080), "promoted pairs take no more");
-        assert_eq!(s.n, PairSlot::<u16>::PROMOTED);
-        assert_eq!(t.slot(h(1), 10).map(|s| s.n), Some(3), "same pair");
+        assert!(s.promoted() && s.elements().is_empty());
+        assert!(t.entry(h(1), 10).is_some_and(|s| s.promoted()), "same pair");
         for i in 2..=10 {
-            assert!(t.slot(h(i), 10).is_some());
+            assert!(t.entry(h(i), 10).is_some_and(|s| !s.promoted()));
         }
-        assert!(t.slot(h(11), 10).is_none(), "full: a new pair is refused");
-        assert!(t.slot(h(5), 10).is_some(), "full: a known pair still counts");
+        assert!(t.entry(h(11), 10).is_none(), "full: a new pair is refused");
+        assert!(
+            t.entry(h(5), 10).is_some(),
+            "full: a known pair still counts"
+        );
         assert_eq!(t.len(), 10);
-    }
-
-    #[test]
-    fn counter_counts_per_hash_and_stops_at_its_bound() {
-        let mut c = HashCounter::default();
-        let key = |i: u64| crate::hash::mix64(i);
-        for round in 1..=3u32 {
-            for i in 0..50 {
-                assert_eq!(c.increment(key(i), 50), Some(round));
-            }
-        }
-        assert_eq!(c.increment(key(99), 50), None);
-        assert_eq!(c.len(), 50);
-        // Keys that share a slot index still count apart.
-        let mut c = HashCounter::default();
-        assert_eq!(c.increment(1 << 40, 10), Some(1));
-        assert_eq!(c.increment(2 << 40, 10), Some(1));
-        assert_eq!(c.increment(1 << 40, 10), Some(2));
     }
 }

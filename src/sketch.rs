@@ -40,10 +40,11 @@ impl Default for DistinctCount {
     }
 }
 
-/// The 32-bit item of a 64-bit hash.
+/// The item of a 64-bit hash: its top 31 bits (the top bit of an item is
+/// left free for callers that tag items of two kinds in one set).
 #[inline]
 pub fn item_of_hash(h: u64) -> u32 {
-    (h >> 32) as u32
+    (h >> 33) as u32
 }
 
 impl DistinctCount {
@@ -73,7 +74,7 @@ impl DistinctCount {
                 bits[(item >> 6) as usize] |= 1 << (item & 63);
             }
             DistinctCount::Bitmap(_) => {
-                self.to_sketch();
+                self.make_sketch();
                 self.add(item);
             }
             DistinctCount::Sketch(regs) => insert(regs, item),
@@ -81,7 +82,7 @@ impl DistinctCount {
     }
 
     /// Turns an exact form into a sketch of the same items.
-    fn to_sketch(&mut self) {
+    fn make_sketch(&mut self) {
         let mut regs = Box::new([0u8; REGISTERS]);
         match self {
             DistinctCount::Sketch(_) => return,
@@ -123,12 +124,12 @@ impl DistinctCount {
                 }
                 _ => {
                     let mut theirs = other.clone();
-                    theirs.to_sketch();
+                    theirs.make_sketch();
                     self.merge(&theirs);
                 }
             },
             DistinctCount::Sketch(theirs) => {
-                self.to_sketch();
+                self.make_sketch();
                 if let DistinctCount::Sketch(mine) = self {
                     for (m, t) in mine.iter_mut().zip(theirs.iter()) {
                         *m = (*m).max(*t);
@@ -273,8 +274,8 @@ impl<'de> Deserialize<'de> for DistinctCount {
                 Ok(DistinctCount::Bitmap(bits))
             }
             Stored::Sketch(text) => {
-                let bytes = base64_decode(&text)
-                    .ok_or_else(|| D::Error::custom("sketch is not base64"))?;
+                let bytes =
+                    base64_decode(&text).ok_or_else(|| D::Error::custom("sketch is not base64"))?;
                 let regs: [u8; REGISTERS] = bytes.try_into().map_err(|_| {
                     D::Error::custom(format!("sketch is not {REGISTERS} registers"))
                 })?;
@@ -345,7 +346,12 @@ mod tests {
         assert_eq!(d.count(), EXACT_MAX as u64);
         assert!(matches!(d, DistinctCount::Exact(_)));
         // Tolerances of about three standard errors.
-        for (n, tolerance) in [(300u32, 0.02), (2_000, 0.04), (5_000, 0.05), (100_000, 0.05)] {
+        for (n, tolerance) in [
+            (300u32, 0.02),
+            (2_000, 0.04),
+            (5_000, 0.05),
+            (100_000, 0.05),
+        ] {
             let mut d = DistinctCount::default();
             for i in 0..n {
                 d.add(addr_item(i));
@@ -367,7 +373,11 @@ mod tests {
         // An item beyond the ports turns it into a sketch of them all.
         ports.add(1 << 20);
         assert!(matches!(ports, DistinctCount::Sketch(_)));
-        assert!((ports.count() as f64 - 5001.0).abs() < 5001.0 * 0.05, "{}", ports.count());
+        assert!(
+            (ports.count() as f64 - 5001.0).abs() < 5001.0 * 0.05,
+            "{}",
+            ports.count()
+        );
     }
 
     #[test]
@@ -385,7 +395,10 @@ mod tests {
             let mut m = x.clone();
             m.merge(&y);
             let got = m.count() as f64;
-            assert!((got - union).abs() <= union * 0.03, "{a}+{b}: {got} vs {union}");
+            assert!(
+                (got - union).abs() <= union * 0.03,
+                "{a}+{b}: {got} vs {union}"
+            );
             let mut n = y.clone();
             n.merge(&x);
             assert_eq!(n.count(), m.count(), "merge is symmetric");

@@ -164,7 +164,9 @@ fn email_text(
             f.mitre_attack.join(", ")
         );
         if f.src_addr.is_none() && !f.src_addrs.is_empty() {
-            let more = f.distinct_src_addrs.saturating_sub(f.src_addrs.len() as u64);
+            let more = f
+                .distinct_src_addrs
+                .saturating_sub(f.src_addrs.len() as u64);
             let _ = write!(out, " From {}", f.src_addrs.join(", "));
             if more > 0 {
                 let _ = write!(out, " and {more} more");

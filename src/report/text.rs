@@ -59,7 +59,9 @@ pub fn render_text(report: &Report, min: Severity) -> String {
             f.mitre_attack.join(", ")
         );
         if f.src_addr.is_none() && !f.src_addrs.is_empty() {
-            let more = f.distinct_src_addrs.saturating_sub(f.src_addrs.len() as u64);
+            let more = f
+                .distinct_src_addrs
+                .saturating_sub(f.src_addrs.len() as u64);
             let _ = writeln!(
                 out,
                 "          sources: {}{}",

@@ -220,13 +220,15 @@ impl Evidence {
             // Nothing was here before.
             self.protocol = other.protocol;
             self.mixed_protocols = other.mixed_protocols;
-        } else if other.flows > 0
-            && (other.mixed_protocols || other.protocol != self.protocol)
-        {
+        } else if other.flows > 0 && (other.mixed_protocols || other.protocol != self.protocol) {
             self.mixed_protocols = true;
             self.protocol = None;
         }
-        extend_capped(&mut self.interfaces, &other.interfaces, MAX_LISTED_INTERFACES);
+        extend_capped(
+            &mut self.interfaces,
+            &other.interfaces,
+            MAX_LISTED_INTERFACES,
+        );
         merge_sources(&mut self.src_addrs, &other.src_addrs);
         extend_capped(&mut self.dst_addrs, &other.dst_addrs, MAX_LISTED_ADDRS);
         extend_capped(&mut self.dst_ports, &other.dst_ports, MAX_LISTED_PORTS);
@@ -373,7 +375,12 @@ mod tests {
     #[test]
     fn subject_text_is_stable() {
         let cases = [
-            (Subject::Source { addr: ip("198.51.100.7") }, "198.51.100.7"),
+            (
+                Subject::Source {
+                    addr: ip("198.51.100.7"),
+                },
+                "198.51.100.7",
+            ),
             (
                 Subject::Service {
                     addr: ip("10.0.1.20"),

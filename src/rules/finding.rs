@@ -187,7 +187,9 @@ impl Thresholds {
                 evidence
                     .widest_vertical()
                     .is_some_and(|(_, n)| n >= self.port_scan)
-                    || evidence.widest_sweep().is_some_and(|(_, n)| n >= self.sweep)
+                    || evidence
+                        .widest_sweep()
+                        .is_some_and(|(_, n)| n >= self.sweep)
             }
             RuleId::AdminPortExposed
             | RuleId::SensitivePortExposed

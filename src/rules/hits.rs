@@ -105,16 +105,102 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         .all(|(x, y)| x == y)
 }
 
+/// What a key holds beyond its first destination, port and interface.
 #[derive(Debug, Clone, Default)]
 struct Extra {
+    /// Sample lists, once the key has seen `detail_from` flows.
+    samples: Option<Box<Samples>>,
+    /// Every distinct destination and port, for a key that counts them,
+    /// once it has seen a second one.
+    distinct: Distinct,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Samples {
     dsts: Vec<IpAddr>,
     ports: Vec<u16>,
     interfaces: Vec<u32>,
-    /// Every distinct destination (hash items), once a second one was seen
-    /// by a key that counts them.
-    distinct_dsts: DistinctCount,
-    /// Every distinct destination port, likewise.
-    distinct_ports: DistinctCount,
+}
+
+/// Items of [`Distinct::Small`] with this bit are ports.
+const PORT_TAG: u32 = 1 << 31;
+/// Items kept in [`Distinct::Small`] before two counters take over.
+const SMALL_DISTINCT: usize = 64;
+
+/// Distinct destinations and ports of one key. Most keys see a handful,
+/// so while small they share one sorted vector: destination hash items
+/// (whose top bit is clear) and ports tagged with [`PORT_TAG`].
+#[derive(Debug, Clone)]
+enum Distinct {
+    Small(Vec<u32>),
+    Wide(Box<(DistinctCount, DistinctCount)>),
+}
+
+impl Default for Distinct {
+    fn default() -> Distinct {
+        Distinct::Small(Vec::new())
+    }
+}
+
+impl Distinct {
+    #[inline]
+    fn add_dst(&mut self, item: u32) {
+        match self {
+            Distinct::Small(_) => self.add_small(item & !PORT_TAG),
+            Distinct::Wide(w) => w.0.add(item),
+        }
+    }
+
+    #[inline]
+    fn add_port(&mut self, port: u16) {
+        match self {
+            Distinct::Small(_) => self.add_small(PORT_TAG | u32::from(port)),
+            Distinct::Wide(w) => w.1.add(u32::from(port)),
+        }
+    }
+
+    fn add_small(&mut self, tagged: u32) {
+        let Distinct::Small(items) = self else {
+            return;
+        };
+        let Err(at) = items.binary_search(&tagged) else {
+            return;
+        };
+        if items.len() < SMALL_DISTINCT {
+            items.insert(at, tagged);
+            return;
+        }
+        let (dsts, ports) = self.split();
+        let mut wide = Distinct::Wide(Box::new((dsts, ports)));
+        match tagged & PORT_TAG {
+            0 => wide.add_dst(tagged),
+            _ => wide.add_port(tagged as u16),
+        }
+        *self = wide;
+    }
+
+    /// The destination and port counts.
+    fn split(&self) -> (DistinctCount, DistinctCount) {
+        match self {
+            Distinct::Wide(w) => (w.0.clone(), w.1.clone()),
+            Distinct::Small(items) => {
+                let mut d = DistinctCount::default();
+                let mut p = DistinctCount::default();
+                for &i in items {
+                    if i & PORT_TAG == 0 {
+                        d.add(i);
+                    } else {
+                        p.add(i & 0xFFFF);
+                    }
+                }
+                (d, p)
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Distinct::Small(items) if items.is_empty())
+    }
 }
 
 /// Counts and capped samples of the flows behind one finding.
@@ -228,20 +314,20 @@ impl Hits {
             return;
         }
         let (dst0, port0) = (self.dst0, self.port0());
-        let extra = self.extra.get_or_insert_with(Box::default);
-        if extra.distinct_dsts.count() == 0 {
+        let distinct = &mut self.extra.get_or_insert_with(Box::default).distinct;
+        if distinct.is_empty() {
             if let Some(d) = dst0 {
-                extra.distinct_dsts.add(item_of_hash(addr_hash(d)));
+                distinct.add_dst(item_of_hash(addr_hash(d)));
             }
             if let Some(p) = port0 {
-                extra.distinct_ports.add(u32::from(p));
+                distinct.add_port(p);
             }
         }
         if dst.is_some() {
-            extra.distinct_dsts.add(item_of_hash(dst_hash));
+            distinct.add_dst(item_of_hash(dst_hash));
         }
         if let Some(p) = port {
-            extra.distinct_ports.add(u32::from(p));
+            distinct.add_port(p);
         }
     }
 
@@ -252,7 +338,11 @@ impl Hits {
         if new_dst.is_none() && new_port.is_none() && new_if.is_none() {
             return;
         }
-        let extra = self.extra.get_or_insert_with(Box::default);
+        let extra = self
+            .extra
+            .get_or_insert_with(Box::default)
+            .samples
+            .get_or_insert_with(Box::default);
         if let Some(d) = new_dst {
             if extra.dsts.len() + 1 < MAX_LISTED_ADDRS && !extra.dsts.contains(&d) {
                 extra.dsts.push(d);
@@ -346,12 +436,9 @@ impl Hits {
     pub fn evidence(&self, interfaces: &[String]) -> Evidence {
         let dsts = self.dst_addrs();
         let ports = self.dst_ports();
-        let counted = self
-            .extra
-            .as_deref()
-            .filter(|e| e.distinct_dsts.count() > 0);
+        let counted = self.extra.as_deref().filter(|e| !e.distinct.is_empty());
         let (distinct_dst, distinct_ports) = match counted {
-            Some(e) => (e.distinct_dsts.clone(), e.distinct_ports.clone()),
+            Some(e) => e.distinct.split(),
             None => {
                 let mut d = DistinctCount::default();
                 let mut p = DistinctCount::default();
@@ -391,6 +478,7 @@ impl Hits {
         let extra = self
             .extra
             .as_deref()
+            .and_then(|e| e.samples.as_deref())
             .map(|e| e.dsts.as_slice())
             .unwrap_or_default();
         self.dst0.into_iter().chain(extra.iter().copied()).collect()
@@ -401,6 +489,7 @@ impl Hits {
         let extra = self
             .extra
             .as_deref()
+            .and_then(|e| e.samples.as_deref())
             .map(|e| e.ports.as_slice())
             .unwrap_or_default();
         self.port0()
@@ -414,6 +503,7 @@ impl Hits {
         let extra = self
             .extra
             .as_deref()
+            .and_then(|e| e.samples.as_deref())
             .map(|e| e.interfaces.as_slice())
             .unwrap_or_default();
         Some(self.interface0)

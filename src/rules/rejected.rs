@@ -5,8 +5,7 @@ use std::net::IpAddr;
 use crate::bounded::DenseMap;
 
 use super::{
-    sorted, Candidate, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Subject,
-    Thresholds,
+    sorted, Candidate, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Subject, Thresholds,
 };
 use crate::config::Config;
 

@@ -8,26 +8,112 @@
 //! Two stages keep the memory of an object with many sources small: every
 //! (source, destination) and (source, port) pair holds its first two
 //! distinct elements in a fixed [`PairTable`]; a third promotes the pair to
-//! a full distinct count under its source. Promotion happens at three,
-//! the share of the default threshold that a scan spread over an hour of
+//! a target with a full distinct count. Promotion happens at three, the
+//! share of the default threshold that a scan spread over an hour of
 //! 5-minute objects reaches in one object, so the correlation across
 //! objects sees every pair that could add up to a scan.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use super::evidence::{add_target, extend_capped, ScanTarget};
+use super::evidence::{extend_capped, ScanTarget, MAX_SCAN_TARGETS};
 use super::hits::{MAX_LISTED_ADDRS, MAX_LISTED_PORTS};
 use super::{
-    sorted, track, Candidate, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Subject,
-    Thresholds,
+    track, Candidate, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Subject, Thresholds,
 };
-use crate::bounded::{DenseMap, PairSlot, PairTable};
+use crate::bounded::{DenseMap, PairTable};
 use crate::config::Config;
-use crate::hash::mix64 as mix;
+use crate::hash::{addr_hash, mix64 as mix};
 use crate::sketch::{item_of_hash, DistinctCount};
 
 const SYN: u16 = 0x02;
 const ACK: u16 = 0x10;
+
+/// What a promoted pair scans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Target {
+    /// Ports of this destination.
+    Vertical(IpAddr),
+    /// Destinations on this port.
+    Sweep(u16),
+}
+
+/// Items kept inline by [`Items`] before a distinct count takes over.
+const INLINE_ITEMS: usize = 5;
+
+/// The distinct elements of a promoted pair: ports (vertical) or
+/// destination hash items (sweep). Most promoted pairs of an object are
+/// noise that stops at three or four, so a few sit inline.
+#[derive(Debug, Clone)]
+enum Items {
+    Inline(u8, [u32; INLINE_ITEMS]),
+    Counted(Box<DistinctCount>),
+}
+
+impl Default for Items {
+    fn default() -> Items {
+        Items::Inline(0, [0; INLINE_ITEMS])
+    }
+}
+
+impl Items {
+    fn add(&mut self, x: u32) {
+        match self {
+            Items::Inline(n, items) => {
+                let len = usize::from(*n);
+                if items[..len].contains(&x) {
+                    return;
+                }
+                if len < INLINE_ITEMS {
+                    items[len] = x;
+                    *n += 1;
+                    return;
+                }
+                let mut d = DistinctCount::default();
+                items.iter().for_each(|i| d.add(*i));
+                d.add(x);
+                *self = Items::Counted(Box::new(d));
+            }
+            Items::Counted(d) => d.add(x),
+        }
+    }
+
+    fn count(&self) -> u64 {
+        match self {
+            Items::Inline(n, _) => u64::from(*n),
+            Items::Counted(d) => d.count(),
+        }
+    }
+
+    fn distinct(&self) -> DistinctCount {
+        match self {
+            Items::Inline(n, items) => {
+                let mut d = DistinctCount::default();
+                items[..usize::from(*n)].iter().for_each(|i| d.add(*i));
+                d
+            }
+            Items::Counted(d) => (**d).clone(),
+        }
+    }
+
+    /// Ports, for a vertical target: up to `cap`, ascending.
+    fn ports(&self, cap: usize) -> Vec<u16> {
+        let mut v: Vec<u16> = match self {
+            Items::Inline(n, items) => items[..usize::from(*n)].iter().map(|p| *p as u16).collect(),
+            Items::Counted(d) => match &**d {
+                DistinctCount::Exact(items) => items.iter().map(|p| *p as u16).collect(),
+                DistinctCount::Bitmap(bits) => (0..=u16::MAX)
+                    .filter(|p| bits[usize::from(p >> 6)] & (1 << (p & 63)) != 0)
+                    .take(cap)
+                    .collect(),
+                DistinctCount::Sketch(_) => Vec::new(),
+            },
+        };
+        v.sort_unstable();
+        v.truncate(cap);
+        v
+    }
+}
 
 /// Tracks distinct ports per (source, destination) and distinct
 /// destinations per (source, port).
@@ -37,32 +123,36 @@ pub struct PortScan {
     vertical: PairTable<u16>,
     /// Destination items per (source, port) pair, by pair hash.
     sweep: PairTable<u32>,
-    /// Sources with a promoted pair: the only place addresses are kept.
-    scanners: DenseMap<IpAddr, Vec<ScanTarget>>,
+    /// Promoted pairs: the only place addresses are kept.
+    targets: DenseMap<(IpAddr, Target), Items>,
     /// Attempts per source.
     attempts: DenseMap<IpAddr, Hits>,
     limit_hit: bool,
 }
 
 impl PortScan {
-    /// Merges `target` (a promoted pair's elements) into the targets of
-    /// `src`, adding it when new and there is room.
-    fn promoted(&mut self, src: IpAddr, cap: usize, target: ScanTarget) {
-        let Some(targets) = self.scanners.entry(src, cap) else {
-            self.limit_hit = true;
-            return;
-        };
-        add_target(targets, &target);
+    /// Adds `new` (and, when just promoted, the pair's first elements) to
+    /// the target of `src`.
+    fn promoted(&mut self, src: IpAddr, target: Target, first: &[u32], new: u32, cap: usize) {
+        match self.targets.entry((src, target), cap) {
+            Some(items) => {
+                for x in first.iter().chain(Some(&new)) {
+                    items.add(*x);
+                }
+            }
+            None => self.limit_hit = true,
+        }
     }
 }
 
-fn items<E: Copy + Into<u32>>(slot: &PairSlot<E>, new: Option<E>) -> DistinctCount {
-    let mut d = DistinctCount::default();
-    let held = usize::from(slot.n.min(2));
-    for e in slot.e[..held].iter().chain(new.as_ref()) {
-        d.add((*e).into());
+/// A pair's elements, copied out (at most two) before it changes.
+#[inline]
+fn copied<E: Copy + Into<u32>>(elements: &[E]) -> ([u32; 2], usize) {
+    let mut a = [0u32; 2];
+    for (slot, e) in a.iter_mut().zip(elements) {
+        *slot = (*e).into();
     }
-    d
+    (a, elements.len().min(2))
 }
 
 impl Rule for PortScan {
@@ -91,57 +181,33 @@ impl Rule for PortScan {
         let mut counted = false;
         match self
             .vertical
-            .slot(mix(hs ^ hd.rotate_left(33) ^ 0x7e57), pair_cap)
+            .entry(mix(hs ^ hd.rotate_left(33) ^ 0x7e57), pair_cap)
         {
-            Some(slot) => {
+            Some(mut pair) => {
                 counted = true;
-                let promoted = slot.n == PairSlot::<u16>::PROMOTED;
-                if promoted || slot.add(port) {
-                    let ports = if promoted {
-                        items::<u16>(&PairSlot::default(), Some(port))
-                    } else {
-                        items(slot, Some(port))
-                    };
-                    let mut first = slot.e.to_vec();
-                    first.push(port);
-                    let sample = if promoted { vec![port] } else { first };
-                    self.promoted(
-                        flow.src,
-                        cap,
-                        ScanTarget::Vertical {
-                            dst: flow.dst,
-                            ports,
-                            sample,
-                        },
-                    );
+                let (held, n) = copied(pair.elements());
+                let was = pair.promoted();
+                if was || pair.add(port) {
+                    let first = if was { &held[..0] } else { &held[..n] };
+                    let target = Target::Vertical(flow.dst);
+                    self.promoted(flow.src, target, first, u32::from(port), cap);
                 }
             }
             None => self.limit_hit = true,
         }
         if rejected {
             let item = item_of_hash(hd);
-            match self.sweep.slot(
+            match self.sweep.entry(
                 mix(hs.rotate_left(7) ^ (u64::from(port) << 48) ^ 0x5eed),
                 pair_cap,
             ) {
-                Some(slot) => {
+                Some(mut pair) => {
                     counted = true;
-                    let promoted = slot.n == PairSlot::<u32>::PROMOTED;
-                    if promoted || slot.add(item) {
-                        let dsts = if promoted {
-                            items::<u32>(&PairSlot::default(), Some(item))
-                        } else {
-                            items(slot, Some(item))
-                        };
-                        self.promoted(
-                            flow.src,
-                            cap,
-                            ScanTarget::Sweep {
-                                port,
-                                dsts,
-                                sample: vec![flow.dst],
-                            },
-                        );
+                    let (held, n) = copied(pair.elements());
+                    let was = pair.promoted();
+                    if was || pair.add(item) {
+                        let first = if was { &held[..0] } else { &held[..n] };
+                        self.promoted(flow.src, Target::Sweep(port), first, item, cap);
                     }
                 }
                 None => self.limit_hit = true,
@@ -167,59 +233,65 @@ impl Rule for PortScan {
         floor: &Thresholds,
         out: &mut CandidateSink,
     ) {
-        for (src, targets) in sorted(&self.scanners) {
-            let mut wide: Vec<ScanTarget> = targets
-                .iter()
-                .filter(|t| match t {
-                    ScanTarget::Vertical { ports, .. } => ports.count() >= floor.port_scan,
-                    ScanTarget::Sweep { dsts, .. } => dsts.count() >= floor.sweep,
-                })
-                .cloned()
-                .collect();
-            if wide.is_empty() {
-                continue;
+        // The targets that reach the floor, by source.
+        let mut wide: BTreeMap<IpAddr, Vec<(Target, &Items)>> = BTreeMap::new();
+        for ((src, target), items) in self.targets.iter() {
+            let reach = match target {
+                Target::Vertical(_) => floor.port_scan,
+                Target::Sweep(_) => floor.sweep,
+            };
+            if items.count() >= reach {
+                wide.entry(*src).or_default().push((*target, items));
             }
-            wide.sort_by_key(|t| std::cmp::Reverse(t.breadth()));
-            let Some(hits) = self.attempts.get(src) else {
+        }
+        for (src, mut targets) in wide {
+            let Some(hits) = self.attempts.get(&src) else {
                 continue;
             };
+            targets.sort_by(|a, b| b.1.count().cmp(&a.1.count()).then(a.0.cmp(&b.0)));
+            targets.truncate(MAX_SCAN_TARGETS);
             let mut evidence = hits.evidence(&ctx.interfaces);
-            // What the scan tracked: the ports and destinations of its
+            // What the scan tried: the ports and destinations of its
             // targets, listed widest first.
             let (mut dsts, mut ports) = (DistinctCount::default(), DistinctCount::default());
-            let (mut dst_list, mut port_list) = (Vec::new(), Vec::new());
-            for t in &wide {
-                match t {
-                    ScanTarget::Vertical {
-                        dst,
-                        ports: p,
-                        sample,
-                    } => {
-                        dsts.add(item_of_hash(crate::hash::addr_hash(*dst)));
-                        ports.merge(p);
-                        extend_capped(&mut dst_list, &[*dst], MAX_LISTED_ADDRS);
-                        extend_capped(&mut port_list, sample, MAX_LISTED_PORTS);
+            let mut dst_list = Vec::new();
+            let mut port_list = Vec::new();
+            let sampled = evidence.dst_addrs.clone();
+            for (target, items) in &targets {
+                let t = match *target {
+                    Target::Vertical(dst) => {
+                        let sample = items.ports(MAX_LISTED_PORTS);
+                        dsts.add(item_of_hash(addr_hash(dst)));
+                        ports.merge(&items.distinct());
+                        extend_capped(&mut dst_list, &[dst], MAX_LISTED_ADDRS);
+                        extend_capped(&mut port_list, &sample, MAX_LISTED_PORTS);
+                        ScanTarget::Vertical {
+                            dst,
+                            ports: items.distinct(),
+                            sample,
+                        }
                     }
-                    ScanTarget::Sweep {
-                        port,
-                        dsts: d,
-                        sample,
-                    } => {
-                        ports.add(u32::from(*port));
-                        dsts.merge(d);
-                        extend_capped(&mut port_list, &[*port], MAX_LISTED_PORTS);
-                        extend_capped(&mut dst_list, sample, MAX_LISTED_ADDRS);
+                    Target::Sweep(port) => {
+                        ports.add(u32::from(port));
+                        dsts.merge(&items.distinct());
+                        extend_capped(&mut port_list, &[port], MAX_LISTED_PORTS);
+                        extend_capped(&mut dst_list, &sampled, MAX_LISTED_ADDRS);
+                        ScanTarget::Sweep {
+                            port,
+                            dsts: items.distinct(),
+                            sample: sampled.clone(),
+                        }
                     }
-                }
+                };
+                evidence.targets.push(t);
             }
             evidence.distinct_dst = dsts;
             evidence.distinct_ports = ports;
             evidence.dst_addrs = dst_list;
             evidence.dst_ports = port_list;
-            evidence.targets = wide;
             out.push(Candidate {
                 rule: self.id(),
-                subject: Subject::Source { addr: *src },
+                subject: Subject::Source { addr: src },
                 severity: config.severity(self.id()),
                 evidence,
                 label: None,
@@ -232,6 +304,6 @@ impl Rule for PortScan {
     }
 
     fn entries(&self) -> usize {
-        self.vertical.len() + self.sweep.len() + self.scanners.len() + self.attempts.len()
+        self.vertical.len() + self.sweep.len() + self.targets.len() + self.attempts.len()
     }
 }

@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::flow::Flow;
-use crate::time::TimeSpan;
 use crate::flowlog::{Action, FlowRecord};
+use crate::time::TimeSpan;
 
 /// Ports below this are services for the `services` table (plus admin and
 /// sensitive ports).

@@ -540,8 +540,10 @@ fn reader_and_text_agree_across_chunk_boundaries() {
 ///
 /// Documented bound: the tables hold at most 12 × `max_tracked` entries
 /// (ports, talkers, admin, services: 1× each; the distinct-address sets of
-/// `ports`: 4× each) and the rules at most 9 × `max_tracked` (one map per
-/// rule, five for `port-scan`), so 21 × `max_tracked` < 24 × `max_tracked`.
+/// `ports`: 4× each) and the rules at most 8 × `max_tracked` plus 8,192
+/// (brute force and rejected traffic 1× each; `port-scan` 2× for each of
+/// its two pair tables, 1× for promoted pairs and 1× for attempts; the two
+/// exposure rules 4,096 services each), so under 24 × `max_tracked`.
 #[test]
 fn per_address_state_is_bounded_by_max_tracked() {
     const MAX_TRACKED: usize = 10_000;

@@ -6,8 +6,7 @@
 use flowguard::{analyze_text, Config, Severity};
 
 use super::support::{
-    analyze, analyze_with, only, path_source, rec, rules_fired, svc, v2_text, v5_text, Rec, NOW,
-    T0,
+    analyze, analyze_with, only, path_source, rec, rules_fired, svc, v2_text, v5_text, Rec, NOW, T0,
 };
 
 const ATTACKER: &str = "198.51.100.23";
@@ -376,7 +375,9 @@ fn a_low_source_port_does_not_hide_a_probe() {
     let r = analyze(&v5_text(&syn_scan));
     assert_eq!(rules_fired(&r), one("port-scan", "203.0.113.66"));
     assert!(
-        only(&r, "port-scan").title.contains("probed 40 ports on 10.0.1.10"),
+        only(&r, "port-scan")
+            .title
+            .contains("probed 40 ports on 10.0.1.10"),
         "{}",
         only(&r, "port-scan").title
     );
