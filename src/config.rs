@@ -104,6 +104,21 @@ pub struct Config {
     /// objects are correlated (SPEC section 7).
     #[serde(deserialize_with = "count")]
     pub window_seconds: u64,
+    /// At most one notification per finding per this many seconds of event
+    /// time while it stays active.
+    #[serde(deserialize_with = "count")]
+    pub renotify_seconds: u64,
+    /// Seconds of event time without activity after which a finding ends
+    /// (its next activity is new).
+    #[serde(deserialize_with = "count")]
+    pub state_ttl_seconds: u64,
+    /// Subjects written to the state store per object, at most.
+    #[serde(deserialize_with = "count_usize")]
+    pub max_state_updates: usize,
+    /// Lambda: the DynamoDB table of the correlation state; without it the
+    /// function works per object.
+    #[serde(deserialize_with = "optional_text")]
+    pub state_table: Option<TableName>,
     /// Whether the objects are correlated (a state store is in use): set
     /// by the caller, not a key. The engine then also names the subjects
     /// that reach a per-object share of each threshold.
@@ -136,6 +151,10 @@ impl Default for Config {
             summary_bucket: None,
             topic_arn: None,
             window_seconds: 3600,
+            renotify_seconds: 6 * 3600,
+            state_ttl_seconds: 7 * 24 * 3600,
+            max_state_updates: 100,
+            state_table: None,
             correlate: false,
         }
     }
@@ -332,6 +351,25 @@ impl FromStr for TopicArn {
             Err(format!(
                 "'{s}' is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
             ))
+        }
+    }
+}
+
+/// A DynamoDB table name (3 to 255 of `A-Za-z0-9_.-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableName(pub String);
+
+impl FromStr for TableName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<TableName, String> {
+        let s = s.trim();
+        let ok = (3..=255).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+        if ok {
+            Ok(TableName(s.to_string()))
+        } else {
+            Err(format!("'{s}' is not a DynamoDB table name"))
         }
     }
 }

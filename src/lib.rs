@@ -31,6 +31,7 @@
 pub mod analyze;
 pub mod bounded;
 pub mod config;
+pub mod correlate;
 #[cfg(feature = "aws")]
 pub mod event;
 pub mod flow;

@@ -12,9 +12,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
+use flowguard::correlate::{block_on, correlate, settle, MemoryStore, Policy, StateStore};
 use flowguard::generate::{generate, GenFormat, GenOptions};
+use flowguard::io::state_file::FileStore;
 use flowguard::io::write_summaries;
-use flowguard::report::render_text;
+use flowguard::report::{render_notifications, render_text};
 use flowguard::stream::Progress;
 use flowguard::{analyze_reader, Config, Severity, SourceRef};
 
@@ -51,6 +53,11 @@ enum Command {
         /// Exit with status 3 when a finding at or above LEVEL is found.
         #[arg(long, value_name = "LEVEL")]
         fail_on: Option<Severity>,
+        /// Keep the correlation state in FILE across runs (created when
+        /// missing), so each finding is notified once; without it, the
+        /// objects of this run are correlated in memory.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
     },
     /// Write realistic synthetic flow logs with known injected attacks.
     Generate {
@@ -103,7 +110,13 @@ fn main() -> ExitCode {
             format,
             min_severity,
             fail_on,
-        } => analyze(paths, out, config, format, min_severity, fail_on),
+            state,
+        } => analyze(paths, config, state, min_severity, |min| Run {
+            out,
+            format,
+            min,
+            fail_on,
+        }),
         Command::Generate {
             records,
             seed,
@@ -230,27 +243,57 @@ fn walk(dir: &Path, found: &mut Vec<String>, errors: &mut Vec<String>) {
     }
 }
 
+/// What `analyze` was asked to do.
+struct Run {
+    out: Option<PathBuf>,
+    format: OutputFormat,
+    min: Severity,
+    fail_on: Option<Severity>,
+}
+
 fn analyze(
     paths: Vec<String>,
-    out: Option<PathBuf>,
     config_path: Option<PathBuf>,
-    format: OutputFormat,
+    state: Option<PathBuf>,
     min: Option<Severity>,
-    fail_on: Option<Severity>,
+    run: impl FnOnce(Severity) -> Run,
 ) -> ExitCode {
-    let (config, min) = match load_config(config_path.as_deref(), min) {
+    let (mut config, min) = match load_config(config_path.as_deref(), min) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("flowguard: configuration error: {e}");
             return ExitCode::from(2);
         }
     };
-    let (inputs, input_errors) = collect_inputs(&paths);
+    // The objects of a run are correlated (SPEC section 7).
+    config.correlate = true;
+    let run = run(min);
+    match state {
+        Some(path) => match FileStore::open(&path) {
+            Ok(store) => analyze_with(&store, &paths, &config, &run),
+            Err(e) => {
+                eprintln!("flowguard: error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        None => analyze_with(&MemoryStore::default(), &paths, &config, &run),
+    }
+}
+
+fn analyze_with<S: StateStore>(
+    store: &S,
+    paths: &[String],
+    config: &Config,
+    run: &Run,
+) -> ExitCode {
+    let policy = Policy::of(config, run.min);
+    let (inputs, input_errors) = collect_inputs(paths);
     let mut failed = input_errors.len();
     for e in &input_errors {
         eprintln!("flowguard: error: {e}");
     }
     let mut worst: Option<Severity> = None;
+    let mut notifications = Vec::new();
     let stdout = io::stdout();
     let mut stdout = stdout.lock();
     let show_progress = io::stderr().is_terminal();
@@ -264,10 +307,10 @@ fn analyze(
         let ticker = show_progress
             .then(|| spawn_ticker(i + 1, total, input.clone(), &progress, done.clone()));
         let result = if input == "-" {
-            analyze_reader(io::stdin(), source, &config, now(), Some(&progress))
+            analyze_reader(io::stdin(), source, config, now(), Some(&progress))
         } else {
             match File::open(input) {
-                Ok(f) => analyze_reader(f, source, &config, now(), Some(&progress)),
+                Ok(f) => analyze_reader(f, source, config, now(), Some(&progress)),
                 Err(e) => {
                     done.store(true, Ordering::Relaxed);
                     if let Some(t) = ticker {
@@ -283,7 +326,7 @@ fn analyze(
         if let Some(t) = ticker {
             let _ = t.join();
         }
-        let report = match result {
+        let mut report = match result {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("flowguard: error: {e}");
@@ -294,7 +337,17 @@ fn analyze(
         for w in &report.warnings {
             eprintln!("flowguard: warning: {input}: {w}");
         }
-        if let Some(dir) = &out {
+        // The state store decides the findings and notifications; when it
+        // fails, the object's own findings are written, none notified.
+        let mut correlated = match block_on(correlate(store, &mut report, config, &policy, now())) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("flowguard: error: {input}: {e}");
+                failed += 1;
+                None
+            }
+        };
+        if let Some(dir) = &run.out {
             if let Err(e) = write_summaries(dir, &report, &config.summary_prefix) {
                 eprintln!(
                     "flowguard: error: writing summaries of {input} under {}: {e}",
@@ -303,16 +356,24 @@ fn analyze(
                 failed += 1;
             }
         }
-        let printed = match format {
-            OutputFormat::Text => write!(stdout, "{}", render_text(&report, min)),
-            OutputFormat::Json => report
-                .findings
-                .iter()
-                .filter(|f| f.severity >= min)
-                .try_for_each(|f| {
-                    writeln!(stdout, "{}", serde_json::to_string(f).unwrap_or_default())
-                }),
+        let due = correlated
+            .as_ref()
+            .map(|c| c.due.as_slice())
+            .unwrap_or_default();
+        let printed = match run.format {
+            OutputFormat::Text => write!(stdout, "{}", render_text(&report, run.min)),
+            OutputFormat::Json => due.iter().try_for_each(|f| {
+                writeln!(stdout, "{}", serde_json::to_string(f).unwrap_or_default())
+            }),
         };
+        notifications.extend(due.iter().cloned());
+        if let Some(c) = correlated.as_mut() {
+            // Printed is published, for the CLI.
+            if let Err(e) = block_on(settle(store, c, true, &policy, now())) {
+                eprintln!("flowguard: error: {input}: {e}");
+                failed += 1;
+            }
+        }
         if printed.is_err() {
             // Standard output closed (e.g. piped to head): stop quietly.
             return ExitCode::from(if failed > 0 { 1 } else { 0 });
@@ -321,12 +382,15 @@ fn analyze(
             worst = Some(worst.map_or(top, |w| w.max(top)));
         }
     }
+    if run.format == OutputFormat::Text && !notifications.is_empty() {
+        let _ = write!(stdout, "{}", render_notifications(&notifications));
+    }
     let _ = stdout.flush();
     if failed > 0 {
         eprintln!("flowguard: {failed} input(s) failed; the others were processed");
         return ExitCode::from(1);
     }
-    if let (Some(threshold), Some(w)) = (fail_on, worst) {
+    if let (Some(threshold), Some(w)) = (run.fail_on, worst) {
         if w >= threshold {
             return ExitCode::from(3);
         }

@@ -15,6 +15,8 @@ pub(crate) mod memory;
 pub mod s3;
 #[cfg(feature = "aws")]
 pub mod sns;
+#[cfg(feature = "cli")]
+pub mod state_file;
 
 pub use fs::write_summaries;
 

@@ -5,4 +5,4 @@ pub mod sns;
 pub mod text;
 
 pub use sns::{build_message, SnsMessage};
-pub use text::render_text;
+pub use text::{render_notifications, render_text};

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::analyze::Report;
-use crate::rules::Severity;
+use crate::rules::{Finding, Severity};
 
 /// Renders one object's report: counts, then findings at or above `min`.
 pub fn render_text(report: &Report, min: Severity) -> String {
@@ -58,6 +58,14 @@ pub fn render_text(report: &Report, min: Severity) -> String {
             f.bytes,
             f.mitre_attack.join(", ")
         );
+        let _ = writeln!(
+            out,
+            "          {}: seen in {} object{}{}",
+            f.finding_id,
+            f.occurrences,
+            if f.occurrences == 1 { "" } else { "s" },
+            if f.notified { "; notified" } else { "" }
+        );
         if f.src_addr.is_none() && !f.src_addrs.is_empty() {
             let more = f
                 .distinct_src_addrs
@@ -73,6 +81,30 @@ pub fn render_text(report: &Report, min: Severity) -> String {
                 }
             );
         }
+    }
+    out
+}
+
+/// The notifications of a run, after the per-object reports.
+pub fn render_notifications(notified: &[Finding]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "== {} notification{}",
+        notified.len(),
+        if notified.len() == 1 { "" } else { "s" }
+    );
+    for f in notified {
+        let _ = writeln!(
+            out,
+            "   [{}] {}: {} ({}, {} object{})",
+            f.severity.as_str().to_uppercase(),
+            f.rule,
+            f.title,
+            f.finding_id,
+            f.occurrences,
+            if f.occurrences == 1 { "" } else { "s" }
+        );
     }
     out
 }

@@ -51,7 +51,7 @@ impl Rule for AdminPortBruteForce {
                 rule: self.id(),
                 subject: Subject::Source { addr: *src },
                 severity: config.severity(self.id()),
-                evidence: hits.evidence(&ctx.interfaces),
+                evidence: hits.evidence(&ctx.interfaces).from_source(*src),
                 label: None,
             });
         }

@@ -241,6 +241,15 @@ impl Evidence {
         self.targets.sort_by_key(|t| std::cmp::Reverse(t.breadth()));
     }
 
+    /// The evidence of one actor: `src` is its only source.
+    pub fn from_source(mut self, src: IpAddr) -> Evidence {
+        self.src_addrs = vec![(src, self.flows)];
+        self.distinct_src = DistinctCount::default();
+        self.distinct_src
+            .add(crate::sketch::item_of_hash(crate::hash::addr_hash(src)));
+        self
+    }
+
     /// The largest vertical target: (destination, distinct ports).
     pub fn widest_vertical(&self) -> Option<(IpAddr, u64)> {
         self.targets

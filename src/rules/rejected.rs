@@ -43,7 +43,7 @@ impl Rule for RejectedTraffic {
             if hits.rejected() < floor.rejected {
                 continue;
             }
-            let mut evidence = hits.evidence(&ctx.interfaces);
+            let mut evidence = hits.evidence(&ctx.interfaces).from_source(*src);
             evidence.count = hits.rejected();
             out.push(Candidate {
                 rule: self.id(),

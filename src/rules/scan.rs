@@ -250,7 +250,7 @@ impl Rule for PortScan {
             };
             targets.sort_by(|a, b| b.1.count().cmp(&a.1.count()).then(a.0.cmp(&b.0)));
             targets.truncate(MAX_SCAN_TARGETS);
-            let mut evidence = hits.evidence(&ctx.interfaces);
+            let mut evidence = hits.evidence(&ctx.interfaces).from_source(src);
             // What the scan tried: the ports and destinations of its
             // targets, listed widest first.
             let (mut dsts, mut ports) = (DistinctCount::default(), DistinctCount::default());

@@ -1,0 +1,231 @@
+//! Correlation across objects (SPEC section 7): threshold rules count over
+//! a sliding window of event time across all objects of an account and
+//! region, a finding keeps one id and a lifecycle across objects, and a
+//! notification is sent once, when it is due, by exactly one invocation.
+//!
+//! The decisions are pure ([`state`]); the state lives behind the
+//! [`StateStore`] trait: in memory for one CLI run and for tests, in an
+//! embedded file for `flowguard analyze --state`, in DynamoDB for the
+//! Lambda function (in [`crate::io`]).
+
+pub mod state;
+pub mod store;
+
+pub use state::{Claim, Contribution, Policy, SubjectState, Verdict};
+
+pub use store::{block_on, MemoryStore, StateError, StateKey, StateStore, Versioned};
+
+use crate::analyze::Report;
+use crate::config::Config;
+use crate::hash::fnv1a64;
+use crate::rules::{finding_id, Candidate, Finding, RuleId, Thresholds};
+
+/// Attempts of a conditional write before the object is retried.
+const MAX_WRITE_ATTEMPTS: usize = 8;
+/// The sort key of a subject's state.
+pub const STATE_SK: &str = "state";
+
+impl Policy {
+    /// The policy of a configuration.
+    pub fn of(config: &Config, min_severity: crate::rules::Severity) -> Policy {
+        Policy {
+            window_seconds: config.window_seconds,
+            renotify_seconds: config.renotify_seconds,
+            state_ttl_seconds: config.state_ttl_seconds,
+            thresholds: Thresholds::of(config),
+            min_severity,
+        }
+    }
+}
+
+/// The outcome of correlating one object: its findings (in the report) now
+/// carry `occurrences`, `window_flows` and `notified`, and these are the
+/// ones this invocation claimed to notify.
+#[derive(Debug, Default)]
+pub struct Correlated {
+    /// The object's token in claims.
+    token: String,
+    /// Findings claimed for notification, most severe first.
+    pub due: Vec<Finding>,
+    /// The states that hold this object's claims.
+    claims: Vec<(StateKey, u64, SubjectState)>,
+    /// Requests sent to the store for this object.
+    pub requests: u64,
+    /// Subjects written.
+    pub updates: usize,
+}
+
+/// The claim token of an object: a short stable hash of its name.
+pub fn object_token(report: &Report) -> String {
+    format!("{:016x}", fnv1a64(report.source.display().as_bytes()))
+}
+
+/// The state key of a subject.
+pub fn state_key(account: &str, region: &str, c: &Candidate) -> StateKey {
+    StateKey {
+        pk: finding_id(account, region, c.rule, &c.subject),
+        sk: STATE_SK.to_string(),
+    }
+}
+
+/// Rank of a candidate for the store: findings of the object first, then
+/// subjects without a threshold, then the most active.
+fn priority(c: &Candidate, t: &Thresholds) -> (bool, bool, u64, u64) {
+    let thresholdless = matches!(
+        c.rule,
+        RuleId::AdminPortExposed
+            | RuleId::SensitivePortExposed
+            | RuleId::SkippedRecords
+            | RuleId::ThreatIntelMatch
+    );
+    (
+        t.reached(c.rule, &c.evidence),
+        thresholdless,
+        c.evidence.count,
+        c.evidence.flows,
+    )
+}
+
+/// Correlates one analysed object with the store: merges the report's
+/// candidates (at most `max_state_updates` subjects, the rest named in
+/// `limits_hit`), replaces the report's findings by the window's, and
+/// claims the notifications that are due. `now` is the wall clock.
+pub async fn correlate<S: StateStore>(
+    store: &S,
+    report: &mut Report,
+    config: &Config,
+    policy: &Policy,
+    now: u64,
+) -> Result<Correlated, StateError> {
+    let before = store.requests();
+    let token = object_token(report);
+    let ctx = report.context.clone();
+    let object_time = report
+        .files
+        .last_end
+        .or(report.files.first_start)
+        .unwrap_or(now);
+    let mut candidates = std::mem::take(&mut report.candidates);
+    candidates.sort_by(|a, b| {
+        priority(b, &policy.thresholds)
+            .cmp(&priority(a, &policy.thresholds))
+            .then(a.subject.cmp(&b.subject))
+    });
+    let kept = candidates.len().min(config.max_state_updates);
+    let over: Vec<Candidate> = candidates.split_off(kept);
+    let mut limits: Vec<String> = over.iter().map(|c| format!("state:{}", c.rule)).collect();
+    limits.sort();
+    limits.dedup();
+
+    let keys: Vec<StateKey> = candidates
+        .iter()
+        .map(|c| state_key(&ctx.account, &ctx.region, c))
+        .collect();
+    let mut loaded = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(100) {
+        loaded.extend(store.load(chunk).await?);
+    }
+    let mut findings = Vec::new();
+    let mut out = Correlated {
+        token: token.clone(),
+        ..Correlated::default()
+    };
+    for ((c, key), mut prior) in candidates.iter().zip(&keys).zip(loaded) {
+        let at = state::event_time(&c.evidence, object_time);
+        let mut attempt = 0;
+        let (decision, version) = loop {
+            let d = state::decide(prior.as_ref().map(|p| &p.state), c, &token, at, now, policy);
+            let expected = prior.as_ref().map(|p| p.version);
+            let expires = now
+                .max(d.state.last_seen)
+                .saturating_add(policy.state_ttl_seconds);
+            if store.save(key, &d.state, expected, expires).await? {
+                break (d, expected.map_or(1, |v| v + 1));
+            }
+            attempt += 1;
+            if attempt >= MAX_WRITE_ATTEMPTS {
+                return Err(StateError::Unavailable {
+                    store: store.name(),
+                    message: format!("{}: {attempt} conflicting writes in a row", key.pk),
+                });
+            }
+            prior = store.load(std::slice::from_ref(key)).await?.pop().flatten();
+        };
+        out.updates += 1;
+        if !decision.verdict.fires {
+            continue;
+        }
+        let s = &decision.state;
+        let mut shown = c.clone();
+        shown.severity = s.severity;
+        let mut f = Finding::build(&shown, &s.total, &ctx);
+        f.occurrences = s.occurrences;
+        f.window_flows = decision.verdict.window_count;
+        f.notified = decision.claimed;
+        if decision.claimed {
+            out.due.push(f.clone());
+            out.claims
+                .push((key.clone(), version, decision.state.clone()));
+        }
+        findings.push(f);
+    }
+    // Subjects beyond the bound: their findings of this object alone,
+    // not correlated and not notified.
+    for c in &over {
+        if policy.thresholds.reached(c.rule, &c.evidence) {
+            findings.push(Finding::build(c, &c.evidence, &ctx));
+        }
+    }
+    crate::analyze::sort_findings(&mut findings);
+    crate::analyze::sort_findings(&mut out.due);
+    report.files.findings = findings.len() as u64;
+    report.files.limits_hit.extend(limits);
+    report.findings = findings;
+    out.requests = store.requests() - before;
+    Ok(out)
+}
+
+/// Ends the claims of an object: confirmed when its message was published,
+/// released (so a retry notifies) when publishing failed.
+pub async fn settle<S: StateStore>(
+    store: &S,
+    correlated: &mut Correlated,
+    published: bool,
+    policy: &Policy,
+    now: u64,
+) -> Result<(), StateError> {
+    let before = store.requests();
+    for (key, version, mut state) in std::mem::take(&mut correlated.claims) {
+        let mut version = Some(version);
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let next = if published {
+                state::confirm(&state, &correlated.token)
+            } else {
+                state::release(&state, &correlated.token)
+            };
+            let Some(next) = next else {
+                break; // no longer ours
+            };
+            let expires = now
+                .max(next.last_seen)
+                .saturating_add(policy.state_ttl_seconds);
+            if store.save(&key, &next, version, expires).await? {
+                break;
+            }
+            match store
+                .load(std::slice::from_ref(&key))
+                .await?
+                .pop()
+                .flatten()
+            {
+                Some(v) => {
+                    version = Some(v.version);
+                    state = v.state;
+                }
+                None => break,
+            }
+        }
+    }
+    correlated.requests += store.requests() - before;
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! Where subject states live: the [`StateStore`] trait, the stored form of
+//! a state (gzip'd JSON with a version, so a state written by another
+//! version or damaged is an error that names it), and the in-memory store
+//! of one CLI run.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use super::state::{SubjectState, STATE_VERSION};
+
+/// The key of a subject's state: the partition key and sort key of SPEC
+/// section 7 (both strings).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StateKey {
+    /// Partition key: the finding id of the subject.
+    pub pk: String,
+    /// Sort key: what the item holds (`state`).
+    pub sk: String,
+}
+
+/// A stored state and the version a conditional write must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    /// Incremented by every write.
+    pub version: u64,
+    /// The state.
+    pub state: SubjectState,
+}
+
+/// Why the store could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    /// The store did not answer, or kept throttling: the object is retried.
+    #[error("state store {store}: {message} (retryable)")]
+    Unavailable {
+        /// The store (table or file).
+        store: String,
+        /// What happened.
+        message: String,
+    },
+    /// The store holds something this version cannot read.
+    #[error("state store {store}: {key}: {message}")]
+    Unreadable {
+        /// The store.
+        store: String,
+        /// The item or record.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl StateError {
+    /// Whether a retry may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StateError::Unavailable { .. })
+    }
+}
+
+/// Subject states, read in batches and written with a condition on their
+/// version, so concurrent invocations never overwrite each other's work.
+pub trait StateStore: Send + Sync {
+    /// The states of `keys`, in order (`None` where there is none).
+    fn load(
+        &self,
+        keys: &[StateKey],
+    ) -> impl Future<Output = Result<Vec<Option<Versioned>>, StateError>> + Send;
+
+    /// Writes `state` under `key` if its stored version is still
+    /// `expected` (`None`: no state yet), with version `expected + 1`;
+    /// `Ok(false)` when another write came first. `expires_at` (Unix
+    /// seconds) is when the store may forget it.
+    fn save(
+        &self,
+        key: &StateKey,
+        state: &SubjectState,
+        expected: Option<u64>,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<bool, StateError>> + Send;
+
+    /// Requests sent to the store so far (reads and writes).
+    fn requests(&self) -> u64;
+
+    /// The store's name, for messages.
+    fn name(&self) -> String;
+}
+
+/// The stored bytes of a state: gzip'd JSON.
+pub fn encode(state: &SubjectState) -> Vec<u8> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    // Serialising plain data into memory cannot fail.
+    let _ = serde_json::to_writer(&mut gz, state);
+    gz.finish().unwrap_or_default()
+}
+
+/// Reads [`encode`]'s bytes; an error says what is wrong.
+pub fn decode(bytes: &[u8]) -> Result<SubjectState, String> {
+    let mut json = Vec::new();
+    GzDecoder::new(bytes)
+        .take(16 << 20)
+        .read_to_end(&mut json)
+        .map_err(|e| format!("not a flowguard state (gzip: {e})"))?;
+    #[derive(serde::Deserialize)]
+    struct Version {
+        v: u32,
+    }
+    let v: Version =
+        serde_json::from_slice(&json).map_err(|e| format!("not a flowguard state ({e})"))?;
+    if v.v != STATE_VERSION {
+        return Err(format!(
+            "state of version {} (this flowguard reads version {STATE_VERSION})",
+            v.v
+        ));
+    }
+    serde_json::from_slice(&json).map_err(|e| format!("damaged state: {e}"))
+}
+
+/// Subject states in memory, for one run of the CLI and for tests.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    states: Mutex<HashMap<StateKey, (u64, Vec<u8>)>>,
+    requests: AtomicU64,
+}
+
+impl MemoryStore {
+    /// Subjects held.
+    pub fn len(&self) -> usize {
+        self.states.lock().map(|s| s.len()).unwrap_or(0)
+    }
+
+    /// Whether no subject is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl StateStore for MemoryStore {
+    async fn load(&self, keys: &[StateKey]) -> Result<Vec<Option<Versioned>>, StateError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let states = self.states.lock().map_err(|_| poisoned())?;
+        keys.iter()
+            .map(|k| {
+                states
+                    .get(k)
+                    .map(|(version, bytes)| {
+                        decode(bytes)
+                            .map(|state| Versioned {
+                                version: *version,
+                                state,
+                            })
+                            .map_err(|message| StateError::Unreadable {
+                                store: "memory".into(),
+                                key: k.pk.clone(),
+                                message,
+                            })
+                    })
+                    .transpose()
+            })
+            .collect()
+    }
+
+    async fn save(
+        &self,
+        key: &StateKey,
+        state: &SubjectState,
+        expected: Option<u64>,
+        _expires_at: u64,
+    ) -> Result<bool, StateError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut states = self.states.lock().map_err(|_| poisoned())?;
+        let current = states.get(key).map(|(v, _)| *v);
+        if current != expected {
+            return Ok(false);
+        }
+        states.insert(key.clone(), (expected.map_or(1, |v| v + 1), encode(state)));
+        Ok(true)
+    }
+
+    fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn name(&self) -> String {
+        "memory".into()
+    }
+}
+
+fn poisoned() -> StateError {
+    StateError::Unavailable {
+        store: "memory".into(),
+        message: "lock poisoned".into(),
+    }
+}
+
+/// Runs a future to completion on this thread. For stores whose futures
+/// never wait (memory, the embedded file store), so the CLI needs no async
+/// runtime.
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::yield_now();
+    }
+}
