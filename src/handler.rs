@@ -1,13 +1,19 @@
 //! Orchestration of one invocation, generic over the I/O traits: decode the
 //! event, and for each object skip the function's own output and objects
-//! already fully processed, stream-analyse it on a blocking thread, write
-//! the summaries (`files` last), publish the SNS message, then record a
+//! already fully processed, stream-analyse it on a blocking thread,
+//! correlate it with the state store (when there is one), write the
+//! summaries (`files` last), publish the SNS message with the findings due
+//! for notification, settle the notification claims, then record a
 //! completion marker with a conditional put.
 //!
-//! Failure windows (at-least-once delivery): a crash after publishing and
-//! before the marker is written means a retry publishes a second message;
-//! two deliveries of one object running at the same moment may both
-//! publish. Summaries are always overwritten in place, so they converge.
+//! Failure windows (at-least-once delivery): without a state store, a crash
+//! after publishing and before the marker is written means a retry
+//! publishes a second message, and two deliveries of one object running at
+//! the same moment may both publish. With one, a finding is claimed in the
+//! store before it is published, so concurrent deliveries notify it once;
+//! a crash between the claim and the publish delays the notification until
+//! the claim's lease ends. Summaries are always overwritten in place, so
+//! they converge.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -17,10 +23,11 @@ use serde_json::{json, Value};
 
 use crate::analyze::{AnalyzeError, Counts, Report};
 use crate::config::Config;
+use crate::correlate::{correlate, settle, Correlated, MemoryStore, Policy, StateStore};
 use crate::event::{decode, BatchTask, Invocation, Notice, ObjectRef};
 use crate::io::{ObjectStore, OpenedObject, Publisher, StoreError};
 use crate::report::build_message;
-use crate::rules::Severity;
+use crate::rules::{Finding, Severity};
 use crate::source::SourceRef;
 use crate::stream::analyze_reader;
 
@@ -80,11 +87,13 @@ pub enum HandlerError {
     Objects(Vec<ObjectFailure>),
 }
 
-/// The handler, generic over storage and publishing.
-pub struct Handler<S, P> {
+/// The handler, generic over storage, publishing and the correlation
+/// state (`D`; none: every object on its own).
+pub struct Handler<S, P, D = MemoryStore> {
     store: Arc<S>,
     publisher: Arc<P>,
     config: Arc<Config>,
+    state: Option<Arc<D>>,
 }
 
 fn now() -> u64 {
@@ -95,12 +104,33 @@ fn now() -> u64 {
 }
 
 impl<S: ObjectStore, P: Publisher> Handler<S, P> {
-    /// Builds the handler once; it is shared by all invocations.
+    /// Builds the handler once, without a state store: every object is
+    /// analysed on its own.
     pub fn new(store: Arc<S>, publisher: Arc<P>, config: Arc<Config>) -> Handler<S, P> {
         Handler {
             store,
             publisher,
             config,
+            state: None,
+        }
+    }
+}
+
+impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
+    /// Builds the handler once, correlating objects in `state`.
+    pub fn with_state(
+        store: Arc<S>,
+        publisher: Arc<P>,
+        config: Arc<Config>,
+        state: Arc<D>,
+    ) -> Handler<S, P, D> {
+        let mut config = (*config).clone();
+        config.correlate = true;
+        Handler {
+            store,
+            publisher,
+            config: Arc::new(config),
+            state: Some(state),
         }
     }
 
@@ -219,12 +249,92 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
             Decision::Skip(reason) => return Ok(job.skipped(reason)),
             Decision::Process { opened, marker } => (opened, marker),
         };
-        let report = self.analyse(&job, opened.body).await?;
+        let mut report = self.analyse(&job, opened.body).await?;
+        let (mut correlated, due) = match self.correlate(&job, &mut report).await {
+            Ok(c) => c,
+            Err(failure) => {
+                // The summaries are written (the object's own findings,
+                // none notified) before the object fails: SPEC 7.
+                self.write_summaries(&job, &report).await?;
+                return Err(failure);
+            }
+        };
         self.write_summaries(&job, &report).await?;
-        let message_id = self.publish(&job, &report).await?;
+        let published = self.publish(&job, &report, &due).await;
+        self.settle(&job, correlated.as_mut(), published.is_ok())
+            .await?;
+        let message_id = published?;
         self.mark(&job, &marker, &report, message_id.as_deref())
             .await;
-        Ok(job.processed(&report, message_id.is_some(), started))
+        let requests = correlated.as_ref().map_or(0, |c| c.requests);
+        Ok(job.processed(
+            &report,
+            message_id.as_ref().map(|_| due.len()),
+            requests,
+            started,
+        ))
+    }
+
+    /// Step 3: with a state store, the window's findings and the
+    /// notifications this invocation claimed; without, the object's own
+    /// findings, each due when at or above the minimum severity. Marks the
+    /// findings that will be notified.
+    async fn correlate(
+        &self,
+        job: &Job<'_>,
+        report: &mut Report,
+    ) -> Result<(Option<Correlated>, Vec<Finding>), ObjectFailure> {
+        let min = self.config.publish_min_severity();
+        let will_publish = self.config.topic_arn.is_some();
+        let Some(state) = &self.state else {
+            let mut due = Vec::new();
+            for f in report.findings.iter_mut() {
+                if f.severity >= min && will_publish {
+                    f.notified = true;
+                    due.push(f.clone());
+                }
+            }
+            return Ok((None, due));
+        };
+        let policy = Policy::of(&self.config, min);
+        match correlate(&**state, report, &self.config, &policy, now()).await {
+            Ok(c) => {
+                if !will_publish {
+                    report.findings.iter_mut().for_each(|f| f.notified = false);
+                    return Ok((Some(c), Vec::new()));
+                }
+                let due = c.due.clone();
+                Ok((Some(c), due))
+            }
+            Err(e) => Err(job.fail(
+                "correlation state unavailable; summaries written, nothing published",
+                e.to_string(),
+                e.is_retryable(),
+            )),
+        }
+    }
+
+    /// Step 6: the claims of the notifications: confirmed once published,
+    /// released when publishing failed, so the retry notifies them.
+    async fn settle(
+        &self,
+        job: &Job<'_>,
+        correlated: Option<&mut Correlated>,
+        published: bool,
+    ) -> Result<(), ObjectFailure> {
+        let (Some(state), Some(c)) = (&self.state, correlated) else {
+            return Ok(());
+        };
+        let policy = Policy::of(&self.config, self.config.publish_min_severity());
+        settle(&**state, c, published, &policy, now())
+            .await
+            .map_err(|e| {
+                job.fail(
+                    "settling notification claims failed",
+                    e.to_string(),
+                    e.is_retryable(),
+                )
+            })
     }
 
     /// Step 1: whether to process the object at all. Opens it (the body is
@@ -316,7 +426,7 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
         Ok(report)
     }
 
-    /// Step 3: every summary table, `files` last.
+    /// Step 4: every summary table, `files` last.
     async fn write_summaries(&self, job: &Job<'_>, report: &Report) -> Result<(), ObjectFailure> {
         for s in report.summary_objects(&self.config.summary_prefix) {
             if let Err(e) = self
@@ -336,18 +446,18 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
         Ok(())
     }
 
-    /// Step 4: the SNS message, if a topic is configured and a finding is
-    /// at or above the minimum severity. Returns the message id.
+    /// Step 5: the SNS message of the findings due, if a topic is
+    /// configured and there are any. Returns the message id.
     async fn publish(
         &self,
         job: &Job<'_>,
         report: &Report,
+        due: &[Finding],
     ) -> Result<Option<String>, ObjectFailure> {
         if self.config.topic_arn.is_none() {
             return Ok(None);
         }
-        let Some(msg) = build_message(report, self.config.publish_min_severity(), &job.summaries)
-        else {
+        let Some(msg) = build_message(report, due, &job.summaries) else {
             return Ok(None);
         };
         match self.publisher.publish(&msg).await {
@@ -356,7 +466,7 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
         }
     }
 
-    /// Step 5: the completion marker, so a duplicate delivery publishes no
+    /// Step 7: the completion marker, so a duplicate delivery publishes no
     /// second message. The work is done: a failure here only risks a
     /// duplicate message, so it is a warning.
     async fn mark(&self, job: &Job<'_>, marker: &str, report: &Report, message_id: Option<&str>) {
@@ -459,13 +569,21 @@ impl<'a> Job<'a> {
 
     /// The outcome of a processed object, logged with its metrics (an
     /// Embedded Metric Format line on standard output).
-    fn processed(&self, report: &Report, published: bool, started: Instant) -> ObjectOutcome {
+    fn processed(
+        &self,
+        report: &Report,
+        notified: Option<usize>,
+        state_requests: u64,
+        started: Instant,
+    ) -> ObjectOutcome {
+        let published = notified.is_some();
         let counts = report.counts();
         let by_sev = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
         let elapsed_ms = started.elapsed().as_millis() as u64;
         tracing::info!(
             bucket = %self.obj.bucket, key = %self.obj.key, records = counts.records, malformed = counts.malformed,
-            findings = report.findings.len(), published, elapsed_ms, "processed"
+            findings = report.findings.len(), published, notifications = notified.unwrap_or(0),
+            state_requests, elapsed_ms, "processed"
         );
         println!(
             "{}",
@@ -477,6 +595,8 @@ impl<'a> Job<'a> {
                     by_sev(Severity::Medium),
                     by_sev(Severity::Low)
                 ],
+                notified.unwrap_or(0),
+                state_requests,
                 elapsed_ms
             )
         );
@@ -503,6 +623,8 @@ pub fn emf_line(
     timestamp_ms: u64,
     counts: Counts,
     findings: [usize; 3],
+    notifications: usize,
+    state_requests: u64,
     duration_ms: u64,
 ) -> String {
     json!({
@@ -518,6 +640,8 @@ pub fn emf_line(
                     {"Name": "FindingsHigh", "Unit": "Count"},
                     {"Name": "FindingsMedium", "Unit": "Count"},
                     {"Name": "FindingsLow", "Unit": "Count"},
+                    {"Name": "Notifications", "Unit": "Count"},
+                    {"Name": "StateRequests", "Unit": "Count"},
                     {"Name": "Duration", "Unit": "Milliseconds"}
                 ]
             }]
@@ -528,6 +652,8 @@ pub fn emf_line(
         "FindingsHigh": findings[0],
         "FindingsMedium": findings[1],
         "FindingsLow": findings[2],
+        "Notifications": notifications,
+        "StateRequests": state_requests,
         "Duration": duration_ms,
     })
     .to_string()

@@ -9,9 +9,12 @@ use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 
 use flowguard::config::Config;
-use flowguard::handler::Handler;
+use flowguard::correlate::StateStore;
+use flowguard::handler::{Handler, HandlerError};
+use flowguard::io::dynamodb::DynamoStore;
 use flowguard::io::s3::S3Store;
 use flowguard::io::sns::SnsPublisher;
+use flowguard::io::{ObjectStore, Publisher};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -55,14 +58,48 @@ async fn main() -> Result<(), Error> {
         min_severity = %config.publish_min_severity(),
         "flowguard-lambda started"
     );
-    let handler = Arc::new(Handler::new(store, publisher, config));
+    match &config.state_table {
+        Some(table) => {
+            // Throttling is retried with exponential backoff and jitter.
+            let retry = aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(DYNAMODB_ATTEMPTS)
+                .with_initial_backoff(std::time::Duration::from_millis(50));
+            let ddb = aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .retry_config(retry)
+                .build();
+            let state = Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::from_conf(ddb),
+                table.0.clone(),
+            ));
+            tracing::info!(table = %table.0, window_seconds = config.window_seconds, "correlating objects in DynamoDB");
+            Box::pin(serve(Handler::with_state(store, publisher, config, state))).await
+        }
+        None => {
+            tracing::warn!(
+                "FLOWGUARD_STATE_TABLE is not set: every object is analysed on its own (no correlation across objects, a message per object with findings)"
+            );
+            Box::pin(serve(Handler::new(store, publisher, config))).await
+        }
+    }
+}
+
+/// Attempts of a DynamoDB request (the first and the retries).
+const DYNAMODB_ATTEMPTS: u32 = 6;
+
+async fn serve<S, P, D>(handler: Handler<S, P, D>) -> Result<(), Error>
+where
+    S: ObjectStore,
+    P: Publisher,
+    D: StateStore + 'static,
+{
+    let handler = Arc::new(handler);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
         async move {
             handler.handle(event.payload).await.map_err(|e| Diagnostic {
                 error_type: match e {
-                    flowguard::handler::HandlerError::Event(_) => "UnrecognisedEvent".to_string(),
-                    flowguard::handler::HandlerError::Objects(_) => "ObjectsFailed".to_string(),
+                    HandlerError::Event(_) => "UnrecognisedEvent".to_string(),
+                    HandlerError::Objects(_) => "ObjectsFailed".to_string(),
                 },
                 error_message: e.to_string(),
             })

@@ -13,7 +13,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use flowguard::correlate::{block_on, correlate, settle, MemoryStore, Policy, StateStore};
-use flowguard::generate::{generate, GenFormat, GenOptions};
+use flowguard::generate::{generate, generate_objects, GenFormat, GenOptions};
 use flowguard::io::state_file::FileStore;
 use flowguard::io::write_summaries;
 use flowguard::report::{render_notifications, render_text};
@@ -61,9 +61,14 @@ enum Command {
     },
     /// Write realistic synthetic flow logs with known injected attacks.
     Generate {
-        /// Number of records.
+        /// Number of records (per object with --objects).
         #[arg(long, default_value_t = 100_000)]
         records: u64,
+        /// Write N 5-minute objects of one flow log into the directory
+        /// --output, with attacks spread across them that no single object
+        /// shows (the correlation scenario).
+        #[arg(long, value_name = "N")]
+        objects: Option<u64>,
         /// Random seed (same seed, same output).
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -119,12 +124,21 @@ fn main() -> ExitCode {
         }),
         Command::Generate {
             records,
+            objects,
             seed,
             format,
             output,
             manifest,
             exposed,
-        } => match run_generate(records, seed, format, &output, manifest.as_deref(), exposed) {
+        } => match run_generate(
+            records,
+            objects,
+            seed,
+            format,
+            &output,
+            manifest.as_deref(),
+            exposed,
+        ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("flowguard: generate: {e}");
@@ -136,6 +150,7 @@ fn main() -> ExitCode {
 
 fn run_generate(
     records: u64,
+    objects: Option<u64>,
     seed: u64,
     layout: Layout,
     output: &str,
@@ -152,6 +167,21 @@ fn run_generate(
         },
         ..GenOptions::default()
     };
+    if let Some(n) = objects {
+        let (m, paths) = generate_objects(Path::new(output), &opts, n, records)?;
+        if let Some(path) = manifest {
+            std::fs::write(
+                path,
+                serde_json::to_vec_pretty(&m).map_err(io::Error::other)?,
+            )?;
+        }
+        eprintln!(
+            "flowguard: wrote {} objects of {records} records ({} attack records) under {output}",
+            paths.len(),
+            m.attack_records
+        );
+        return Ok(());
+    }
     let m = if output == "-" {
         generate(io::stdout().lock(), &opts)?
     } else {

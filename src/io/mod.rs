@@ -8,6 +8,8 @@ use std::io::Read;
 
 use crate::report::SnsMessage;
 
+#[cfg(feature = "aws")]
+pub mod dynamodb;
 pub mod fs;
 #[cfg(test)]
 pub(crate) mod memory;

@@ -56,15 +56,11 @@ struct Structured<'a> {
     email: &'a str,
 }
 
-/// Builds the message for the findings of `report` at or above `min`, or
-/// `None` when there are none. `summaries` is where the summaries were
-/// written (e.g. `s3://bucket/flowguard/`).
-pub fn build_message(report: &Report, min: Severity, summaries: &str) -> Option<SnsMessage> {
-    let mut findings: Vec<&Finding> = report
-        .findings
-        .iter()
-        .filter(|f| f.severity >= min)
-        .collect();
+/// Builds the message of `due`, the findings of `report` due for
+/// notification, or `None` when there are none. `summaries` is where the
+/// summaries were written (e.g. `s3://bucket/flowguard/`).
+pub fn build_message(report: &Report, due: &[Finding], summaries: &str) -> Option<SnsMessage> {
+    let mut findings: Vec<&Finding> = due.iter().collect();
     if findings.is_empty() {
         return None;
     }

@@ -6,6 +6,11 @@
         proxy.clear()            # pass everything through again
         proxy.cuts               # how many responses were cut
 
+        proxy.throttle("DynamoDB_20120810.PutItem", count=3)
+        ... the next 3 requests with that X-Amz-Target header are answered
+            400 ThrottlingException without reaching moto ...
+        proxy.throttled          # how many were
+
 It listens on 127.0.0.1 only and forwards every request to the upstream
 (moto), one upstream connection per client connection, keep-alive included.
 Requests and responses are framed (Content-Length, chunked, or until close)
@@ -169,6 +174,20 @@ def _copy_body(src: _Conn, dst: socket.socket, headers: list[tuple[str, str]], *
     return 0
 
 
+class _Discard:
+    """A socket-like sink for a request body that is not forwarded."""
+
+    def sendall(self, data: bytes) -> None:
+        pass
+
+
+_THROTTLE_BODY = (b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException",'
+                  b'"message":"Rate of requests exceeds the allowed throughput."}')
+_THROTTLED = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.0\r\n"
+              b"x-amzn-RequestId: faultproxy-throttle\r\n"
+              b"Content-Length: " + str(len(_THROTTLE_BODY)).encode() + b"\r\n\r\n" + _THROTTLE_BODY)
+
+
 @dataclass
 class Cut:
     method: str
@@ -188,6 +207,8 @@ class FaultProxy:
         self.idle_timeout = idle_timeout
         self._lock = threading.Lock()
         self._fault: tuple[str, int, tuple[str, ...]] | None = None
+        self._throttle: dict[str, int] = {}
+        self.throttled: list[str] = []
         self.cuts: list[Cut] = []
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status)
         self.errors: list[str] = []
@@ -209,9 +230,27 @@ class FaultProxy:
         with self._lock:
             self._fault = (path_contains, after_body_bytes, methods)
 
+    def throttle(self, target_contains: str, count: int) -> None:
+        """Answers the next `count` requests whose `X-Amz-Target` header
+        contains `target_contains` with a DynamoDB ThrottlingException (HTTP
+        400), without forwarding them."""
+        with self._lock:
+            self._throttle[target_contains] = count
+
+    def _throttle_for(self, headers: list[tuple[str, str]]) -> bool:
+        target = _header(headers, "x-amz-target") or ""
+        with self._lock:
+            for needle, left in self._throttle.items():
+                if left > 0 and needle in target:
+                    self._throttle[needle] = left - 1
+                    self.throttled.append(target)
+                    return True
+        return False
+
     def clear(self) -> None:
         with self._lock:
             self._fault = None
+            self._throttle = {}
 
     def _fault_for(self, method: str, path: str) -> int | None:
         with self._lock:
@@ -280,6 +319,10 @@ class FaultProxy:
                 if (_header(headers, "expect") or "").lower() == "100-continue":
                     client.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
                     headers = [(k, v) for k, v in headers if k.lower() != "expect"]
+                if self._throttle_for(headers):
+                    _copy_body(client, _Discard(), headers, until_close=False)
+                    client.sock.sendall(_THROTTLED)
+                    continue
                 if upstream is None:
                     upstream = self._connect_upstream()
                 upstream.sock.sendall(_build_head(first, headers))

@@ -13,6 +13,10 @@ use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
+mod scenario;
+
+pub use scenario::{generate_objects, OBJECT_SECONDS};
+
 /// Output format of the generator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GenFormat {
