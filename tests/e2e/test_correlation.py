@@ -232,3 +232,38 @@ def test_publish_failing_after_the_claim_notifies_once_on_retry(aws: Aws, start_
     assert [f["subject"] for f in sent] == ["10.0.0.5:22/tcp"], sent
     rows = all_findings(aws)
     assert sorted(r["occurrences"] for r in rows) == [1, 2], rows
+
+
+def test_store_requests_per_object_stay_bounded(aws: Aws, start_lambda: Any) -> None:
+    create_table(aws)
+    rnd = random.Random(11)
+
+    def public(i: int) -> str:
+        return f"{11 + i % 200}.{(i // 200) % 250}.{rnd.randrange(1, 250)}.{1 + i % 250}"
+
+    # 5,000 internet sources probing once, and one exposed service.
+    one_probe = [L.flow(public(i), f"10.0.1.{10 + i % 40}", 40000 + i % 20000, rnd.choice((23, 445, 8080, 22)),
+                        packets=1, nbytes=44, action="REJECT", start=L.T0 + i % 300) for i in range(5000)]
+    one_probe.append(L.flow("198.51.100.7", "10.0.0.5", 40000, 22, start=L.T0))
+    # 3,000 sources making 2 SSH attempts each: every one reaches the
+    # per-object share of the brute-force threshold (2 of 20 an hour).
+    sources = [public(i) for i in range(3000)]
+    two_tries = [L.flow(src, "10.0.0.5", 40000 + k, 22, packets=1, nbytes=44, action="REJECT",
+                        start=L.T0 + i % 300) for i, src in enumerate(sources) for k in range(2)]
+    keys = [L.aws_key("20250626T1820Z", "0e0e0e01"), L.aws_key("20250626T1825Z", "0e0e0e02")]
+    aws.put(keys[0], L.gz(L.flowlog_text(one_probe)))
+    aws.put(keys[1], L.gz(L.flowlog_text(two_tries)))
+    fn = start_lambda(FLOWGUARD_STATE_TABLE=TABLE)
+    for key in keys:
+        invoke_ok(fn, L.s3_notification(aws.bucket, key))
+    requests = state_requests(fn)
+    # One batch read, one write for the exposed service, one to confirm
+    # its notification.
+    assert requests[0] == 3, requests
+    # One batch read per 100 keys and max_state_updates (100) writes; the
+    # rest is named in limits_hit.
+    assert requests[1] == 101, requests
+    files = L.read_ndjson_gz(aws.s3, aws.bucket, L.summary_key(keys[1], "files"))[0]
+    assert "state:admin-port-brute-force" in files["limits_hit"], files["limits_hit"]
+    print(f"state requests per object: 5,000 one-probe sources: {requests[0]}; "
+          f"3,000 sources at the brute-force share: {requests[1]}")

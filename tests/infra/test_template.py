@@ -40,6 +40,11 @@ ENV_DEFAULTS = {
     "FLOWGUARD_SWEEP_THRESHOLD": 25,
     "FLOWGUARD_REJECTED_THRESHOLD": 100,
     "FLOWGUARD_TOP_TALKERS": 100,
+    "FLOWGUARD_WINDOW_SECONDS": 3600,
+    "FLOWGUARD_RENOTIFY_SECONDS": 21600,
+    "FLOWGUARD_STATE_TTL_SECONDS": 604800,
+    "FLOWGUARD_MAX_STATE_UPDATES": 100,
+    "FLOWGUARD_STATE_TABLE": None,  # the state table, when correlating
 }
 
 # Glue schema of the summary tables (SPEC section 3). account, region, dt and
@@ -507,12 +512,74 @@ def test_named_queries_equal_the_sql_files(template):
 
 def test_outputs(template):
     outputs = template["Outputs"]
-    for name in ("FlowLogBucketName", "FindingsTopicArn", "FunctionName", "GlueDatabaseName"):
+    for name in ("FlowLogBucketName", "FindingsTopicArn", "FunctionName", "GlueDatabaseName", "StateTableName",
+                 "DashboardName"):
         assert name in outputs, name
     query_outputs = {o["Value"]["Ref"] for o in outputs.values() if isinstance(o["Value"], dict) and "Ref" in o["Value"]}
     for lid in resources_of_type(template, "AWS::Athena::NamedQuery"):
         assert lid in query_outputs, f"named query {lid} has no output"
     assert outputs["EventBridgeSetup"]["Condition"] == "IsExistingBucket"
+
+
+# ------------------------------------------------------ correlation state
+
+
+def test_state_table_has_the_key_schema_and_ttl_of_spec_7(template, function):
+    table = template["Resources"]["StateTable"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    assert table["Condition"] == "Correlate"
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert sorted((a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]) == [
+        ("pk", "S"), ("sk", "S")]
+    assert [(k["AttributeName"], k["KeyType"]) for k in props["KeySchema"]] == [("pk", "HASH"), ("sk", "RANGE")]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    pitr = props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+    assert pitr == {"Fn::If": ["StatePitr", True, False]}
+    assert template["Conditions"]["StatePitr"] == {"Fn::Equals": [{"Ref": "StatePointInTimeRecovery"}, "true"]}
+    assert template["Parameters"]["StatePointInTimeRecovery"]["Default"] == "false"
+    assert template["Conditions"]["Correlate"] == {"Fn::Equals": [{"Ref": "EnableCorrelation"}, "true"]}
+    assert template["Parameters"]["EnableCorrelation"]["Default"] == "true"
+    env = function["Properties"]["Environment"]["Variables"]
+    assert env["FLOWGUARD_STATE_TABLE"] == {"Fn::If": ["Correlate", {"Ref": "StateTable"}, {"Ref": "AWS::NoValue"}]}
+
+
+def test_state_table_access_is_exactly_the_two_calls_on_the_table(template, function):
+    statements = [s for s in function_statements(template, function)
+                  if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+    assert len(statements) == 1, statements
+    (statement,) = statements
+    assert statement["Effect"] == "Allow" and "Condition" not in statement
+    assert sorted(as_list(statement["Action"])) == ["dynamodb:BatchGetItem", "dynamodb:PutItem"]
+    assert [r for res in as_list(statement["Resource"]) for r in render(res)] == ["${StateTable.Arn}"]
+    # The store makes exactly these calls (src/io/dynamodb.rs).
+    source = (REPO / "src" / "io" / "dynamodb.rs").read_text()
+    calls = set(re.findall(r"\.(batch_get_item|put_item|get_item|update_item|delete_item|query|scan)\(\)", source))
+    assert calls == {"batch_get_item", "put_item"}, calls
+
+
+def test_dashboard_shows_what_the_function_does(template, function):
+    import json
+
+    dashboards = resources_of_type(template, "AWS::CloudWatch::Dashboard")
+    assert list(dashboards) == ["Dashboard"]
+    body = sub_template(dashboards["Dashboard"]["Properties"]["DashboardBody"])
+    # ${...} are CloudFormation substitutions; the rest must be JSON.
+    doc = json.loads(re.sub(r"\$\{[^}]+\}", "X", body))
+    metrics = set()
+    for widget in doc["widgets"]:
+        for m in widget["properties"]["metrics"]:
+            names = [x for x in m if isinstance(x, str)]
+            metrics.add((names[0], names[1]))
+    want = {("flowguard", n) for n in ("Objects", "Records", "MalformedRecords", "FindingsHigh", "FindingsMedium",
+                                        "FindingsLow", "Notifications", "Duration")}
+    want |= {("AWS/Lambda", n) for n in ("Errors", "Throttles", "Duration", "Invocations")}
+    assert want <= metrics, want - metrics
+    # Every flowguard metric on the dashboard is one the function emits.
+    emitted = set(re.findall(r'\{"Name": "(\w+)"', (REPO / "src" / "handler.rs").read_text()))
+    shown = {n for ns, n in metrics if ns == "flowguard"}
+    assert shown <= emitted, shown - emitted
+    assert "${FlowguardFunction}" in body
 
 
 # ---------------------------------------------------------------- cfn-lint
