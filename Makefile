@@ -37,8 +37,8 @@ demo:
 	@if [ ! -f $(DEMO)/input/$(DEMO_KEY) ]; then \
 	  ./target/release/flowguard generate --records $(DEMO_RECORDS) --seed 42 --format v5 --exposed 8 \
 	    --output $(DEMO)/input/$(DEMO_KEY) --manifest $(DEMO)/manifest.json; fi
-	@rm -rf $(DEMO)/summaries
-	@echo; echo "== flowguard analyze $(DEMO)/input --out $(DEMO)/summaries"; echo
+	@rm -rf $(DEMO)/summaries $(DEMO)/hours-summaries
+	@echo; echo "== 1. One object: flowguard analyze $(DEMO)/input --out $(DEMO)/summaries"; echo
 	./target/release/flowguard analyze --out $(DEMO)/summaries $(DEMO)/input
 	@echo; echo "== summaries written (Hive-style partitions, gzip NDJSON):"
 	@cd $(DEMO)/summaries && find . -name '*.json.gz' | sort
@@ -46,6 +46,17 @@ demo:
 	@echo; echo "== admin table (SSH/RDP), first rows:"; zcat $(DEMO)/summaries/flowguard/admin/*/*/*/*/*.json.gz | head -5
 	@echo; echo "== top talkers:"; zcat $(DEMO)/summaries/flowguard/talkers/*/*/*/*/*.json.gz | head -3
 	@echo; echo "Injected attacks (what should be found): $(DEMO)/manifest.json"
+	@if [ ! -d $(DEMO)/hours ]; then \
+	  ./target/release/flowguard generate --objects 96 --records 3000 --seed 3 \
+	    --output $(DEMO)/hours --manifest $(DEMO)/hours-manifest.json; fi
+	@echo; echo "== 2. Eight hours of one flow log, 96 five-minute objects, attacks spread across them:"
+	@echo "   flowguard analyze $(DEMO)/hours --out $(DEMO)/hours-summaries  (reports in $(DEMO)/hours-report.txt)"; echo
+	@./target/release/flowguard analyze --out $(DEMO)/hours-summaries $(DEMO)/hours > $(DEMO)/hours-report.txt
+	@sed -n '/^== [0-9]* notification/,$$p' $(DEMO)/hours-report.txt
+	@echo; echo "== finding rows in the 96 findings summaries, and distinct finding ids:"
+	@zcat $$(find $(DEMO)/hours-summaries -path '*findings*' -name '*.json.gz') | wc -l
+	@zcat $$(find $(DEMO)/hours-summaries -path '*findings*' -name '*.json.gz') | grep -o '"finding_id":"[^"]*"' | sort -u | wc -l
+	@echo; echo "Injected attacks (what should be found): $(DEMO)/hours-manifest.json"
 
 test: venv lint
 	$(CARGO) build --lib --no-default-features
