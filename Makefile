@@ -83,9 +83,11 @@ invoke: venv
 	$(CARGO) build --bins
 	scripts/with-moto $(VPY) scripts/invoke.py events/s3-put.json
 
+# BASELINE=path/to/flowguard adds a baseline binary, run round-robin.
 bench: venv
 	$(CARGO) build --release --bins
-	scripts/with-moto $(VPY) scripts/bench.py --lambda --lambda-bin target/release/flowguard-lambda
+	scripts/with-moto $(VPY) scripts/bench.py --lambda --lambda-bin target/release/flowguard-lambda \
+	  $(if $(BASELINE),--baseline $(BASELINE) --baseline-label "$(BASELINE_LABEL)")
 
 fuzz:
 	scripts/fuzz.sh $${FUZZ_SECONDS:-60}

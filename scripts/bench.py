@@ -48,8 +48,11 @@ DATA_DIR = os.path.join(REPO, "bench-data")
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
-# The goals of the performance issue.
+# The goals of the performance issues.
 GOAL_ZCAT_RATIO = 0.5      # flowguard wall <= 0.5 x zcat wall
+GOAL_CPU_RATIO = 1.0       # flowguard CPU <= 1.0 x zcat CPU (goal beyond: 0.6)
+GOAL_CPU_BEYOND = 0.6
+GOAL_BASELINE = 0.05       # a feature keeps the figures within 5 % of the baseline binary
 GOAL_RSS_MIB = 64.0        # peak RSS <= 64 MiB
 GOAL_FLAT_MIB = 8.0        # peak RSS at 1M and 5M within 8 MiB
 GOAL_DUCKDB_SPEEDUP = 5.0  # >= 5x faster than DuckDB (one thread)
@@ -473,6 +476,7 @@ def machine() -> dict[str, str]:
     duck = sh([sys.executable, "-c", "import duckdb; print(duckdb.__version__)"]) or "not importable"
     return {
         "CPU": cpu,
+        "architecture": platform.machine(),
         "cores": f"{os.cpu_count()} logical (os.sched_getaffinity: {len(os.sched_getaffinity(0))})",
         "memory": mem,
         "kernel": f"{platform.system()} {platform.release()}",
@@ -527,16 +531,18 @@ class Row:
 
 def table(rows: list[Row]) -> str:
     head = ["input", "tool", "median s", "min s", "MB/s (text)", "records/s", "CPU s", "peak RSS MiB",
-            "vs zcat"]
+            "wall vs zcat", "CPU vs zcat"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    zcat = {r.inp.path: r.median for r in rows if r.tool == "zcat"}
+    zcat = {r.inp.path: r for r in rows if r.tool == "zcat"}
     for r in rows:
         i = r.inp
         inp = f"{i.label} records, {i.text_bytes / 1e6:.0f} MB text, {i.gzip_bytes / 1e6:.0f} MB gzip"
-        ratio = f"{r.median / zcat[i.path]:.2f}" if i.path in zcat else "-"
+        z = zcat.get(i.path)
+        ratio = f"{r.median / z.median:.2f}" if z else "-"
+        cpu_ratio = f"{r.cpu / z.cpu:.2f}" if z and z.cpu > 0 else "-"
         lines.append("| " + " | ".join([
             inp, r.tool, f"{r.median:.2f}", f"{min(r.walls):.2f}", f"{i.text_bytes / 1e6 / r.median:.0f}",
-            f"{i.records / r.median / 1e6:.2f} M", f"{r.cpu:.2f}", f"{r.peak_mib:.1f}", ratio,
+            f"{i.records / r.median / 1e6:.2f} M", f"{r.cpu:.2f}", f"{r.peak_mib:.1f}", ratio, cpu_ratio,
         ]) + " |")
     return "\n".join(lines)
 
@@ -560,6 +566,22 @@ def goals(rows: list[Row]) -> list[str]:
     out.append(f"- wall time <= {GOAL_ZCAT_RATIO} x zcat: "
                + (f"{mark(ratio <= GOAL_ZCAT_RATIO)}: {ratio:.2f} x ({fg.median:.2f} s vs {zc.median:.2f} s){note}"
                   if ratio is not None else "not measured"))
+    if zc and zc.cpu > 0:
+        cr = fg.cpu / zc.cpu
+        out.append(f"- CPU <= {GOAL_CPU_RATIO} x zcat's CPU: {mark(cr <= GOAL_CPU_RATIO)}: {cr:.2f} x "
+                   f"({fg.cpu:.2f} s vs {zc.cpu:.2f} s){note}; the goal beyond, {GOAL_CPU_BEYOND} x: "
+                   f"{mark(cr <= GOAL_CPU_BEYOND)}")
+    for inp_records in fg_inputs:
+        cur, base = get("flowguard", inp_records), next(
+            (r for r in rows if r.tool.startswith("baseline") and r.inp.records == inp_records), None)
+        if cur and base:
+            parts = []
+            for name, a, b in (("wall", cur.median, base.median), ("CPU", cur.cpu, base.cpu),
+                               ("peak RSS", cur.peak_mib, base.peak_mib)):
+                change = a / b - 1 if b else 0.0
+                parts.append(f"{name} {a:.2f} vs {b:.2f} ({change:+.1%}, {mark(change <= GOAL_BASELINE)})")
+            out.append(f"- within {GOAL_BASELINE:.0%} of the {base.tool} at {records_label(inp_records)}: "
+                       + "; ".join(parts))
     worst = max((r for r in rows if r.tool == "flowguard"), key=lambda r: r.peak_mib)
     out.append(f"- peak RSS <= {GOAL_RSS_MIB:.0f} MiB: {mark(worst.peak_mib <= GOAL_RSS_MIB)}: "
                f"max {worst.peak_mib:.1f} MiB (at {worst.inp.label})")
@@ -607,7 +629,8 @@ def markdown(rows: list[Row], goal_lines: list[str], args: argparse.Namespace, c
         "MB = 10^6 bytes (sizes, MB/s of uncompressed text); RSS in MiB (2^20 bytes): the child's",
         "`ru_maxrss` as GNU time (`/usr/bin/time -f %M`) reports it (the Lambda row: `VmHWM`). CPU s = user + system",
         "time of the child (flowguard inflates and parses on two threads, so it can exceed its wall",
-        "time). \"vs zcat\" = median wall / median wall of `zcat` on the same input.",
+        "time). \"wall vs zcat\" = median wall / median wall of `zcat` on the same input; \"CPU vs zcat\" =",
+        "median CPU s / median CPU s of `zcat` on the same input.",
         "",
         "## Goals",
         "",
@@ -657,6 +680,10 @@ def main() -> int:
     ap.add_argument("--flowguard", default=os.environ.get("FLOWGUARD_BIN")
                     or os.path.join(REPO, "target", "release", "flowguard"))
     ap.add_argument("--no-duckdb", action="store_true", help="skip DuckDB")
+    ap.add_argument("--baseline", metavar="BIN", default=os.environ.get("FLOWGUARD_BASELINE_BIN"),
+                    help="a flowguard binary to compare with, run round-robin with the others "
+                         "(e.g. one built from the previous release)")
+    ap.add_argument("--baseline-label", default="", help="what the baseline is (e.g. a commit)")
     ap.add_argument("--lambda", dest="lambda_", action="store_true",
                     help="add the Lambda path row (needs MOTO_ENDPOINT: run under scripts/with-moto)")
     ap.add_argument("--lambda-bin", default=os.environ.get("FLOWGUARD_LAMBDA_BIN")
@@ -723,12 +750,21 @@ def measure_all(args: argparse.Namespace, md_path: str, flowguard: str, snap_dir
     flowguard = os.path.join(snap_dir, "flowguard")
     shutil.copy2(fg_path, flowguard)
     inputs = [ensure_input(flowguard, n, args.seed, fg_path) for n in args.records]
+    baseline_tool = None
+    if args.baseline:
+        baseline_bin = os.path.join(snap_dir, "flowguard-baseline")
+        shutil.copy2(os.path.abspath(args.baseline), baseline_bin)
+        baseline_tool = f"baseline {args.baseline_label}".strip()
+        notes.append(f"baseline: `{binary_state(os.path.abspath(args.baseline))}`"
+                     + (f" ({args.baseline_label})" if args.baseline_label else "")
+                     + ", run round-robin with the others on the same inputs")
     rows: list[Row] = []
     commands: list[str] = []
     loads: list[float] = []
     for inp in inputs:
         warm_cache(inp.path)
-        tools = ["flowguard", "zcat"] + (["duckdb"] if have_duckdb else [])
+        tools = (["flowguard"] + ([baseline_tool] if baseline_tool else []) + ["zcat"]
+                 + (["duckdb"] if have_duckdb else []))
         runs: dict[str, list[Run]] = {t: [] for t in tools}
         fg_tables = db_check = None
         rel = os.path.relpath(inp.path, REPO)
@@ -748,6 +784,12 @@ def measure_all(args: argparse.Namespace, md_path: str, flowguard: str, snap_dir
                         run, _, _ = run_measured(flowguard_argv(flowguard, out_dir, inp.path))
                         if i == args.runs - 1:
                             fg_tables = read_flowguard_tables(out_dir)
+                    finally:
+                        shutil.rmtree(out_dir, ignore_errors=True)
+                elif tool == baseline_tool:
+                    out_dir = tempfile.mkdtemp(prefix="flowguard-bench-")
+                    try:
+                        run, _, _ = run_measured(flowguard_argv(baseline_bin, out_dir, inp.path))
                     finally:
                         shutil.rmtree(out_dir, ignore_errors=True)
                 elif tool == "zcat":

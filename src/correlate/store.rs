@@ -122,10 +122,11 @@ pub fn decode(bytes: &[u8]) -> Result<SubjectState, String> {
     serde_json::from_slice(&json).map_err(|e| format!("damaged state: {e}"))
 }
 
-/// Subject states in memory, for one run of the CLI and for tests.
+/// Subject states in memory, for one run of the CLI and for tests. They
+/// are kept as they are: nothing leaves the process, so nothing is encoded.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    states: Mutex<HashMap<StateKey, (u64, Vec<u8>)>>,
+    states: Mutex<HashMap<StateKey, Versioned>>,
     requests: AtomicU64,
 }
 
@@ -145,25 +146,7 @@ impl StateStore for MemoryStore {
     async fn load(&self, keys: &[StateKey]) -> Result<Vec<Option<Versioned>>, StateError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let states = self.states.lock().map_err(|_| poisoned())?;
-        keys.iter()
-            .map(|k| {
-                states
-                    .get(k)
-                    .map(|(version, bytes)| {
-                        decode(bytes)
-                            .map(|state| Versioned {
-                                version: *version,
-                                state,
-                            })
-                            .map_err(|message| StateError::Unreadable {
-                                store: "memory".into(),
-                                key: k.pk.clone(),
-                                message,
-                            })
-                    })
-                    .transpose()
-            })
-            .collect()
+        Ok(keys.iter().map(|k| states.get(k).cloned()).collect())
     }
 
     async fn save(
@@ -175,11 +158,18 @@ impl StateStore for MemoryStore {
     ) -> Result<bool, StateError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut states = self.states.lock().map_err(|_| poisoned())?;
-        let current = states.get(key).map(|(v, _)| *v);
+        let current = states.get(key).map(|v| v.version);
         if current != expected {
             return Ok(false);
         }
-        states.insert(key.clone(), (expected.map_or(1, |v| v + 1), encode(state)));
+        let version = expected.map_or(1, |v| v + 1);
+        states.insert(
+            key.clone(),
+            Versioned {
+                version,
+                state: state.clone(),
+            },
+        );
         Ok(true)
     }
 
@@ -210,5 +200,70 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
             return out;
         }
         std::thread::yield_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{Candidate, Evidence, RuleId, Severity, Subject};
+
+    fn state() -> SubjectState {
+        let mut e = Evidence {
+            flows: 3,
+            count: 3,
+            first: Some(10),
+            last: Some(20),
+            ..Evidence::default()
+        };
+        e.distinct_dst.add(7);
+        let c = Candidate {
+            rule: RuleId::PortScan,
+            subject: Subject::Source {
+                addr: "203.0.113.5"
+                    .parse()
+                    .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
+            },
+            severity: Severity::Medium,
+            evidence: e.clone(),
+            label: None,
+        };
+        let mut s = SubjectState::empty(&c);
+        s.total = e;
+        s
+    }
+
+    #[test]
+    fn encoded_states_round_trip_and_other_versions_are_refused() {
+        let s = state();
+        assert_eq!(decode(&encode(&s)), Ok(s.clone()));
+        let mut other = s;
+        other.v = STATE_VERSION + 1;
+        let e = decode(&encode(&other)).unwrap_err();
+        assert!(e.contains("version 2"), "{e}");
+        assert!(decode(b"not gzip")
+            .unwrap_err()
+            .contains("not a flowguard state"));
+    }
+
+    #[test]
+    fn memory_writes_are_conditional_on_the_version() {
+        let store = MemoryStore::default();
+        let key = StateKey {
+            pk: "fg-1".into(),
+            sk: "state".into(),
+        };
+        let s = state();
+        assert_eq!(block_on(store.save(&key, &s, None, 0)), Ok(true));
+        assert_eq!(block_on(store.save(&key, &s, None, 0)), Ok(false), "exists");
+        assert_eq!(
+            block_on(store.save(&key, &s, Some(2), 0)),
+            Ok(false),
+            "stale"
+        );
+        assert_eq!(block_on(store.save(&key, &s, Some(1), 0)), Ok(true));
+        let got = block_on(store.load(std::slice::from_ref(&key))).unwrap();
+        assert_eq!(got[0].as_ref().map(|v| v.version), Some(2));
+        assert_eq!(store.requests(), 5);
     }
 }

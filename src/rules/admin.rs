@@ -18,11 +18,24 @@ pub struct AdminPortBruteForce {
     limit_hit: bool,
 }
 
+impl AdminPortBruteForce {
+    /// Counts a flow to an admin port (out of line: the filter in
+    /// `observe` stops most flows).
+    #[inline(never)]
+    fn track(&mut self, flow: &Flow<'_>, config: &Config) {
+        match self.sources.entry(flow.src, config.max_tracked) {
+            Some(h) => h.add_counting(flow, config.brute_force_threshold / 2),
+            None => self.limit_hit = true,
+        }
+    }
+}
+
 impl Rule for AdminPortBruteForce {
     fn id(&self) -> RuleId {
         RuleId::AdminPortBruteForce
     }
 
+    #[inline]
     fn observe(&mut self, flow: &Flow<'_>, config: &Config) {
         let Some(port) = flow.record.dstport else {
             return;
@@ -30,10 +43,7 @@ impl Rule for AdminPortBruteForce {
         if flow.src_trusted || flow.is_reply || !config.admin_ports.contains(port) {
             return;
         }
-        match self.sources.entry(flow.src, config.max_tracked) {
-            Some(h) => h.add_counting(flow, config.brute_force_threshold / 2),
-            None => self.limit_hit = true,
-        }
+        self.track(flow, config);
     }
 
     fn candidates(

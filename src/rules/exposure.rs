@@ -53,6 +53,21 @@ impl Exposure {
             _ => &config.sensitive_ports,
         }
     }
+
+    /// Counts an accepted inbound flow to one of the rule's ports.
+    #[inline(never)]
+    fn track(&mut self, flow: &Flow<'_>, port: u16, config: &Config) {
+        let key = (flow.dst, port, flow.record.protocol);
+        let cap = config.max_tracked.min(MAX_SERVICES);
+        match self.services.entry(key, cap) {
+            Some(s) => {
+                s.hits.add(flow, 0);
+                s.top.add(flow.src);
+                s.sources.add(item_of_hash(flow.src_hash));
+            }
+            None => self.limit_hit = true,
+        }
+    }
 }
 
 impl Rule for Exposure {
@@ -60,7 +75,10 @@ impl Rule for Exposure {
         self.rule
     }
 
+    #[inline]
     fn observe(&mut self, flow: &Flow<'_>, config: &Config) {
+        // The filter, kept small: most flows stop here, and the tracking
+        // would make every call pay its register saves.
         let Some(port) = flow.record.dstport else {
             return;
         };
@@ -72,16 +90,7 @@ impl Rule for Exposure {
         {
             return;
         }
-        let key = (flow.dst, port, flow.record.protocol);
-        let cap = config.max_tracked.min(MAX_SERVICES);
-        match self.services.entry(key, cap) {
-            Some(s) => {
-                s.hits.add(flow, 0);
-                s.top.add(flow.src);
-                s.sources.add(item_of_hash(flow.src_hash));
-            }
-            None => self.limit_hit = true,
-        }
+        self.track(flow, port, config);
     }
 
     fn candidates(

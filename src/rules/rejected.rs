@@ -17,19 +17,28 @@ pub struct RejectedTraffic {
     limit_hit: bool,
 }
 
+impl RejectedTraffic {
+    /// Counts a rejected flow (out of line: most flows are accepted).
+    #[inline(never)]
+    fn track(&mut self, flow: &Flow<'_>, config: &Config) {
+        match self.sources.entry(flow.src, config.max_tracked) {
+            Some(h) => h.add_counting(flow, config.rejected_threshold / 2),
+            None => self.limit_hit = true,
+        }
+    }
+}
+
 impl Rule for RejectedTraffic {
     fn id(&self) -> RuleId {
         RuleId::RejectedTraffic
     }
 
+    #[inline]
     fn observe(&mut self, flow: &Flow<'_>, config: &Config) {
         if !flow.rejected() {
             return;
         }
-        match self.sources.entry(flow.src, config.max_tracked) {
-            Some(h) => h.add_counting(flow, config.rejected_threshold / 2),
-            None => self.limit_hit = true,
-        }
+        self.track(flow, config);
     }
 
     fn candidates(

@@ -155,25 +155,10 @@ fn copied<E: Copy + Into<u32>>(elements: &[E]) -> ([u32; 2], usize) {
     (a, elements.len().min(2))
 }
 
-impl Rule for PortScan {
-    fn id(&self) -> RuleId {
-        RuleId::PortScan
-    }
-
-    fn observe(&mut self, flow: &Flow<'_>, config: &Config) {
-        if flow.is_reply {
-            return;
-        }
-        let Some(port) = flow.record.dstport else {
-            return;
-        };
-        let r = flow.record;
-        let rejected = flow.rejected();
-        let small = r.packets.is_some_and(|p| p <= 2);
-        let syn_only = r.tcp_flags.is_some_and(|f| f & SYN != 0 && f & ACK == 0);
-        if !(rejected || small || syn_only) {
-            return;
-        }
+impl PortScan {
+    /// Counts an attempt (out of line: most flows are not attempts).
+    #[inline(never)]
+    fn track(&mut self, flow: &Flow<'_>, port: u16, rejected: bool, config: &Config) {
         let cap = config.max_tracked;
         // Pairs outnumber sources: twice the bound.
         let pair_cap = cap.saturating_mul(2);
@@ -224,6 +209,30 @@ impl Rule for PortScan {
                 detail_from,
             );
         }
+    }
+}
+
+impl Rule for PortScan {
+    fn id(&self) -> RuleId {
+        RuleId::PortScan
+    }
+
+    #[inline]
+    fn observe(&mut self, flow: &Flow<'_>, config: &Config) {
+        if flow.is_reply {
+            return;
+        }
+        let Some(port) = flow.record.dstport else {
+            return;
+        };
+        let r = flow.record;
+        let rejected = flow.rejected();
+        let small = r.packets.is_some_and(|p| p <= 2);
+        let syn_only = r.tcp_flags.is_some_and(|f| f & SYN != 0 && f & ACK == 0);
+        if !(rejected || small || syn_only) {
+            return;
+        }
+        self.track(flow, port, rejected, config);
     }
 
     fn candidates(
