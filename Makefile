@@ -10,7 +10,7 @@ DEMO := demo-out
 DEMO_KEY := AWSLogs/123456789012/vpcflowlogs/us-east-1/2025/06/26/123456789012_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f67890_20250626T1820Z_5f3c2a1b.log.gz
 DEMO_RECORDS ?= 200000
 
-.PHONY: help demo test test-rust test-py venv build validate deploy invoke bench fuzz lint clean
+.PHONY: help demo test test-rust test-py test-arm64 venv build validate deploy invoke bench fuzz lint clean
 
 help:
 	@echo "make demo      build, generate a sample with injected attacks, analyse it, show findings and summaries"
@@ -21,6 +21,7 @@ help:
 	@echo "make validate  cfn-lint infra/template.yaml"
 	@echo "make deploy    sam build && sam deploy --guided"
 	@echo "make fuzz      run each cargo-fuzz target for FUZZ_SECONDS (default 60)"
+	@echo "make test-arm64  the engine's tests built for aarch64 (the Lambda's CPU) and run under qemu-user"
 
 # Python tools for the tests (moto, DuckDB, cfn-lint, pytest), in a local venv.
 $(VENV)/.stamp: tests/requirements.txt
@@ -91,6 +92,20 @@ bench: venv
 
 fuzz:
 	scripts/fuzz.sh $${FUZZ_SECONDS:-60}
+
+# The Lambda runs on arm64 (Graviton): the engine's fast paths (SWAR
+# parsing, the prefetch hint) are tested for that target under qemu-user.
+# The CLI tests are skipped: they start the aarch64 binary, which needs the
+# kernel's binfmt_misc registration for qemu (a host setting).
+ARM64 := aarch64-unknown-linux-gnu
+test-arm64:
+	@command -v qemu-aarch64 >/dev/null && command -v aarch64-linux-gnu-gcc >/dev/null || \
+	  { echo "installing qemu-user and the aarch64 cross linker (Debian packages)"; \
+	    apt-get install -y qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross; }
+	rustup target add $(ARM64)
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+	  $(CARGO) test --target $(ARM64) --no-default-features --features cli --lib --test tests -- --skip engine::cli
 
 # The checks a maintainer relies on; `make test` runs them first.
 lint:

@@ -759,6 +759,59 @@ mod tests {
             .starts_with("[HIGH] flowguard: 2 findings in 123456789012/us-east-1"));
     }
 
+    fn correlating() -> (
+        Arc<MemoryStore>,
+        Arc<MemoryPublisher>,
+        Handler<MemoryStore, MemoryPublisher, crate::correlate::MemoryStore>,
+    ) {
+        let store = Arc::new(MemoryStore::default());
+        let publisher = Arc::new(MemoryPublisher::default());
+        let config = Config::from_env(vec![(
+            "FLOWGUARD_TOPIC_ARN".to_string(),
+            "arn:aws:sns:us-east-1:123456789012:findings".to_string(),
+        )])
+        .unwrap();
+        let state = Arc::new(crate::correlate::MemoryStore::default());
+        let h = Handler::with_state(store.clone(), publisher.clone(), Arc::new(config), state);
+        (store, publisher, h)
+    }
+
+    #[tokio::test]
+    async fn correlated_objects_notify_a_finding_once_and_a_failed_publish_is_retried() {
+        let (store, publisher, h) = correlating();
+        let other = KEY.replace("_ab.log", "_cd.log");
+        store.insert(BUCKET, KEY, exposed_ssh());
+        store.insert(BUCKET, &other, exposed_ssh());
+        *publisher.fail.lock().unwrap() = Some("topic missing".into());
+        let err = h.process(&object(KEY)).await.unwrap_err();
+        assert!(err.retryable, "{err:?}");
+        *publisher.fail.lock().unwrap() = None;
+        // The retry publishes the two findings the failed attempt claimed.
+        assert!(matches!(
+            h.process(&object(KEY)).await.unwrap(),
+            ObjectOutcome::Processed {
+                published: true,
+                ..
+            }
+        ));
+        // The same attacker and service in another object: ongoing.
+        assert!(matches!(
+            h.process(&object(&other)).await.unwrap(),
+            ObjectOutcome::Processed {
+                findings: 2,
+                published: false,
+                ..
+            }
+        ));
+        let sent = publisher.published.lock().unwrap();
+        assert_eq!(sent.len(), 1);
+        assert!(
+            sent[0].subject.contains("2 findings"),
+            "{}",
+            sent[0].subject
+        );
+    }
+
     #[tokio::test]
     async fn failed_summary_write_is_retryable_and_converges() {
         let (store, publisher, h) = handler();
