@@ -13,7 +13,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use flowguard::correlate::{block_on, correlate, settle, MemoryStore, Policy, StateStore};
-use flowguard::generate::{generate, generate_objects, GenFormat, GenOptions};
+use flowguard::generate::{generate, generate_objects, GenFormat, GenOptions, Manifest};
 use flowguard::io::state_file::FileStore;
 use flowguard::io::write_summaries;
 use flowguard::report::{render_notifications, render_text};
@@ -169,12 +169,7 @@ fn run_generate(
     };
     if let Some(n) = objects {
         let (m, paths) = generate_objects(Path::new(output), &opts, n, records)?;
-        if let Some(path) = manifest {
-            std::fs::write(
-                path,
-                serde_json::to_vec_pretty(&m).map_err(io::Error::other)?,
-            )?;
-        }
+        write_manifest(manifest, &m)?;
         eprintln!(
             "flowguard: wrote {} objects of {records} records ({} attack records) under {output}",
             paths.len(),
@@ -201,17 +196,22 @@ fn run_generate(
             generate(file, &opts)?
         }
     };
-    if let Some(path) = manifest {
-        std::fs::write(
-            path,
-            serde_json::to_vec_pretty(&m).map_err(io::Error::other)?,
-        )?;
-    }
+    write_manifest(manifest, &m)?;
     eprintln!(
         "flowguard: wrote {} records ({} attack, {} nodata, {} skipdata) to {output}",
         m.records, m.attack_records, m.nodata, m.skipdata
     );
     Ok(())
+}
+
+fn write_manifest(path: Option<&Path>, m: &Manifest) -> io::Result<()> {
+    match path {
+        Some(path) => std::fs::write(
+            path,
+            serde_json::to_vec_pretty(m).map_err(io::Error::other)?,
+        ),
+        None => Ok(()),
+    }
 }
 
 fn load_config(path: Option<&Path>, min: Option<Severity>) -> Result<(Config, Severity), String> {

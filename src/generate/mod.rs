@@ -190,6 +190,48 @@ fn public(rng: &mut Rng, pool: u64, salt: u64) -> Ipv4Addr {
     }
 }
 
+/// A record with no flow: NODATA or SKIPDATA on an interface.
+fn status_flow(eni: u32, status: &'static str) -> Flow {
+    Flow {
+        eni,
+        src: Ipv4Addr::UNSPECIFIED,
+        dst: Ipv4Addr::UNSPECIFIED,
+        sp: 0,
+        dp: 0,
+        proto: 0,
+        packets: 0,
+        bytes: 0,
+        accept: true,
+        status,
+        flags: 0,
+        ingress: true,
+    }
+}
+
+/// Scatters a fixed list of attack flows uniformly among the records of an
+/// object: each record is the next attack with the probability that keeps
+/// the rest spread over the records left.
+struct Scatter<'a> {
+    attacks: &'a [Flow],
+    next: usize,
+}
+
+impl<'a> Scatter<'a> {
+    fn new(attacks: &'a [Flow]) -> Scatter<'a> {
+        Scatter { attacks, next: 0 }
+    }
+
+    /// The attack to write as the record before the last `left`, if any.
+    fn pick(&mut self, rng: &mut Rng, left: u64) -> Option<Flow> {
+        let pending = (self.attacks.len() - self.next) as u64;
+        if pending > 0 && rng.below(left) < pending {
+            self.next += 1;
+            return self.attacks.get(self.next - 1).copied();
+        }
+        None
+    }
+}
+
 fn ephemeral(rng: &mut Rng) -> u16 {
     rng.range(32768, 60999) as u16
 }
@@ -251,20 +293,7 @@ fn attack_flows(rng: &mut Rng) -> Vec<Flow> {
     }
     // AWS dropped records on two interfaces.
     for eni in [eni_of(WEB[1]), eni_of(WEB[1]), eni_of(DB)] {
-        v.push(Flow {
-            eni,
-            src: Ipv4Addr::UNSPECIFIED,
-            dst: Ipv4Addr::UNSPECIFIED,
-            sp: 0,
-            dp: 0,
-            proto: 0,
-            packets: 0,
-            bytes: 0,
-            accept: true,
-            status: "SKIPDATA",
-            flags: 0,
-            ingress: true,
-        });
+        v.push(status_flow(eni, "SKIPDATA"));
     }
     v
 }
@@ -448,20 +477,7 @@ fn benign(rng: &mut Rng, client_pool: u64, noise_pool: u64, seed: u64) -> Flow {
             f
         }
         // NODATA now and then.
-        955..=956 => Flow {
-            eni: eni_of(app(rng.next())),
-            src: Ipv4Addr::UNSPECIFIED,
-            dst: Ipv4Addr::UNSPECIFIED,
-            sp: 0,
-            dp: 0,
-            proto: 0,
-            packets: 0,
-            bytes: 0,
-            accept: true,
-            status: "NODATA",
-            flags: 0,
-            ingress: true,
-        },
+        955..=956 => status_flow(eni_of(app(rng.next())), "NODATA"),
         // Rejected internet noise, thinly spread over many sources.
         _ => {
             let src = public(rng, noise_pool, seed ^ 0x5eed);
@@ -572,13 +588,9 @@ pub fn generate<W: Write>(w: W, opts: &GenOptions) -> io::Result<Manifest> {
         skipdata: 0,
         expected: expected(opts.exposed_services.min(EXPOSED_SERVICES.len())),
     };
-    let mut pending = attacks.len() as u64;
-    let mut next_attack = 0usize;
+    let mut scatter = Scatter::new(&attacks);
     for left in (1..=total).rev() {
-        let f = if pending > 0 && rng.below(left) < pending {
-            pending -= 1;
-            let f = attacks[next_attack];
-            next_attack += 1;
+        let f = if let Some(f) = scatter.pick(&mut rng, left) {
             f
         } else if exposed > 0 && rng.chance(100) {
             exposed_flow(&mut rng, exposed, exposed_pool, opts.seed)

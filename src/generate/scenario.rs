@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use super::{benign, eni_of, header, write_flow, ExpectedFinding, Flow, GenOptions, Manifest, Rng};
+use super::{
+    benign, eni_of, header, write_flow, ExpectedFinding, Flow, GenOptions, Manifest, Rng, Scatter,
+};
 use crate::time::UtcDateTime;
 
 /// Seconds between objects of one flow log.
@@ -200,15 +202,11 @@ pub fn generate_objects(
             ..opts.clone()
         };
         let total = per_object.max(attacks.len() as u64);
-        let mut pending = attacks.len() as u64;
-        let mut next = 0usize;
+        let mut scatter = Scatter::new(&attacks);
         for left in (1..=total).rev() {
-            let f = if pending > 0 && rng.below(left) < pending {
-                pending -= 1;
-                next += 1;
-                attacks[next - 1]
-            } else {
-                benign(&mut rng, 20_000, 2_000_000, opts.seed)
+            let f = match scatter.pick(&mut rng, left) {
+                Some(f) => f,
+                None => benign(&mut rng, 20_000, 2_000_000, opts.seed),
             };
             match f.status {
                 "NODATA" => manifest.nodata += 1,

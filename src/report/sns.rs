@@ -159,15 +159,8 @@ fn email_text(
             f.rule,
             f.mitre_attack.join(", ")
         );
-        if f.src_addr.is_none() && !f.src_addrs.is_empty() {
-            let more = f
-                .distinct_src_addrs
-                .saturating_sub(f.src_addrs.len() as u64);
-            let _ = write!(out, " From {}", f.src_addrs.join(", "));
-            if more > 0 {
-                let _ = write!(out, " and {more} more");
-            }
-            out.push('.');
+        if let Some(sources) = super::sources_text(f) {
+            let _ = write!(out, " From {sources}.");
         }
         out.push_str("\n\n");
     }

@@ -66,20 +66,8 @@ pub fn render_text(report: &Report, min: Severity) -> String {
             if f.occurrences == 1 { "" } else { "s" },
             if f.notified { "; notified" } else { "" }
         );
-        if f.src_addr.is_none() && !f.src_addrs.is_empty() {
-            let more = f
-                .distinct_src_addrs
-                .saturating_sub(f.src_addrs.len() as u64);
-            let _ = writeln!(
-                out,
-                "          sources: {}{}",
-                f.src_addrs.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
-            );
+        if let Some(sources) = super::sources_text(f) {
+            let _ = writeln!(out, "          sources: {sources}");
         }
     }
     out

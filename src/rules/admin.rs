@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use crate::bounded::DenseMap;
 
 use super::{
-    sorted, Candidate, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Subject, Thresholds,
+    source_candidates, track, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Thresholds,
 };
 use crate::config::Config;
 
@@ -23,10 +23,17 @@ impl AdminPortBruteForce {
     /// `observe` stops most flows).
     #[inline(never)]
     fn track(&mut self, flow: &Flow<'_>, config: &Config) {
-        match self.sources.entry(flow.src, config.max_tracked) {
-            Some(h) => h.add_counting(flow, config.brute_force_threshold / 2),
-            None => self.limit_hit = true,
-        }
+        let detail_from = config.brute_force_threshold / 2;
+        let cap = config.max_tracked;
+        track(
+            &mut self.sources,
+            flow.src,
+            flow,
+            cap,
+            &mut self.limit_hit,
+            detail_from,
+            true,
+        );
     }
 }
 
@@ -53,18 +60,16 @@ impl Rule for AdminPortBruteForce {
         floor: &Thresholds,
         out: &mut CandidateSink,
     ) {
-        for (src, hits) in sorted(&self.sources) {
-            if hits.flows() < floor.brute_force {
-                continue;
-            }
-            out.push(Candidate {
-                rule: self.id(),
-                subject: Subject::Source { addr: *src },
-                severity: config.severity(self.id()),
-                evidence: hits.evidence(&ctx.interfaces).from_source(*src),
-                label: None,
-            });
-        }
+        let floor = floor.brute_force;
+        source_candidates(
+            self.id(),
+            &self.sources,
+            ctx,
+            config,
+            floor,
+            Hits::flows,
+            out,
+        );
     }
 
     fn limit_hit(&self) -> bool {

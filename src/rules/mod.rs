@@ -127,7 +127,9 @@ pub fn remote_service_technique(port: u16) -> &'static str {
     }
 }
 
-/// Adds a flow under `key`, unless the map is full and the key is new.
+/// Adds a flow under `key`, unless the map is full and the key is new;
+/// `counting` keeps exact distinct destinations and ports too
+/// ([`Hits::add_counting`]).
 pub(crate) fn track<K: std::hash::Hash + Eq>(
     map: &mut DenseMap<K, Hits>,
     key: K,
@@ -135,10 +137,40 @@ pub(crate) fn track<K: std::hash::Hash + Eq>(
     cap: usize,
     limit_hit: &mut bool,
     detail_from: u64,
+    counting: bool,
 ) {
     match map.entry(key, cap) {
+        Some(h) if counting => h.add_counting(flow, detail_from),
         Some(h) => h.add(flow, detail_from),
         None => *limit_hit = true,
+    }
+}
+
+/// The candidates of a rule keyed by source address: every source whose
+/// `count` reaches `floor`, in address order.
+pub(crate) fn source_candidates(
+    rule: RuleId,
+    sources: &DenseMap<std::net::IpAddr, Hits>,
+    ctx: &FindingContext,
+    config: &Config,
+    floor: u64,
+    count: impl Fn(&Hits) -> u64,
+    out: &mut CandidateSink,
+) {
+    for (src, hits) in sorted(sources) {
+        let n = count(hits);
+        if n < floor {
+            continue;
+        }
+        let mut evidence = hits.evidence(&ctx.interfaces).from_source(*src);
+        evidence.count = n;
+        out.push(Candidate {
+            rule,
+            subject: Subject::Source { addr: *src },
+            severity: config.severity(rule),
+            evidence,
+            label: None,
+        });
     }
 }
 

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use crate::bounded::DenseMap;
 
 use super::{
-    sorted, Candidate, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Subject, Thresholds,
+    source_candidates, track, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Thresholds,
 };
 use crate::config::Config;
 
@@ -21,10 +21,17 @@ impl RejectedTraffic {
     /// Counts a rejected flow (out of line: most flows are accepted).
     #[inline(never)]
     fn track(&mut self, flow: &Flow<'_>, config: &Config) {
-        match self.sources.entry(flow.src, config.max_tracked) {
-            Some(h) => h.add_counting(flow, config.rejected_threshold / 2),
-            None => self.limit_hit = true,
-        }
+        let detail_from = config.rejected_threshold / 2;
+        let cap = config.max_tracked;
+        track(
+            &mut self.sources,
+            flow.src,
+            flow,
+            cap,
+            &mut self.limit_hit,
+            detail_from,
+            true,
+        );
     }
 }
 
@@ -48,20 +55,16 @@ impl Rule for RejectedTraffic {
         floor: &Thresholds,
         out: &mut CandidateSink,
     ) {
-        for (src, hits) in sorted(&self.sources) {
-            if hits.rejected() < floor.rejected {
-                continue;
-            }
-            let mut evidence = hits.evidence(&ctx.interfaces).from_source(*src);
-            evidence.count = hits.rejected();
-            out.push(Candidate {
-                rule: self.id(),
-                subject: Subject::Source { addr: *src },
-                severity: config.severity(self.id()),
-                evidence,
-                label: None,
-            });
-        }
+        let floor = floor.rejected;
+        source_candidates(
+            self.id(),
+            &self.sources,
+            ctx,
+            config,
+            floor,
+            Hits::rejected,
+            out,
+        );
     }
 
     fn limit_hit(&self) -> bool {

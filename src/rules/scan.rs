@@ -207,6 +207,7 @@ impl PortScan {
                 cap,
                 &mut self.limit_hit,
                 detail_from,
+                false,
             );
         }
     }
