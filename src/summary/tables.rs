@@ -352,8 +352,16 @@ impl TableBuilder {
             .map(|(a, t)| (IpAddr::from(a.to_be_bytes()), t));
         let mut talkers: Vec<_> = v4.chain(v6).collect();
         let total = |a: &TalkerAcc| a.r#in.bytes.saturating_add(a.out.bytes);
-        talkers.sort_by(|(ka, a), (kb, b)| total(b).cmp(&total(a)).then(ka.cmp(kb)));
+        let order = |(ka, a): &(IpAddr, TalkerAcc), (kb, b): &(IpAddr, TalkerAcc)| {
+            total(b).cmp(&total(a)).then(ka.cmp(kb))
+        };
+        // Only the top rows are kept: select them first (linear), then sort
+        // those few. The order is total, so the rows are the same.
+        if talkers.len() > top_talkers && top_talkers > 0 {
+            talkers.select_nth_unstable_by(top_talkers - 1, order);
+        }
         talkers.truncate(top_talkers);
+        talkers.sort_unstable_by(order);
         let talkers = talkers
             .into_iter()
             .enumerate()
