@@ -18,11 +18,12 @@ use serde_json::{json, Value};
 use crate::analyze::{AnalyzeError, Counts, Report};
 use crate::config::Config;
 use crate::event::{decode, BatchTask, Invocation, Notice, ObjectRef};
+use crate::io::ranged::StoreRanges;
 use crate::io::{ObjectStore, OpenedObject, Publisher, StoreError};
 use crate::report::build_message;
 use crate::rules::Severity;
 use crate::source::SourceRef;
-use crate::stream::analyze_reader;
+use crate::stream::analyze_object;
 
 /// What happened to one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -219,7 +220,7 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
             Decision::Skip(reason) => return Ok(job.skipped(reason)),
             Decision::Process { opened, marker } => (opened, marker),
         };
-        let report = self.analyse(&job, opened.body).await?;
+        let report = self.analyse(&job, opened).await?;
         self.write_summaries(&job, &report).await?;
         let message_id = self.publish(&job, &report).await?;
         self.mark(&job, &marker, &report, message_id.as_deref())
@@ -275,22 +276,26 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
         }
     }
 
-    /// Step 2: streams the body through the engine on a blocking thread. A
-    /// panic there is a bug, reported as a permanent failure: retrying the
-    /// same object would panic again.
-    async fn analyse(
-        &self,
-        job: &Job<'_>,
-        body: Box<dyn std::io::Read + Send>,
-    ) -> Result<Report, ObjectFailure> {
+    /// Step 2: streams the body through the engine on a blocking thread (a
+    /// Parquet object, known by its first bytes, is read by ranged GETs of
+    /// the version opened instead). A panic there is a bug, reported as a
+    /// permanent failure: retrying the same object would panic again.
+    async fn analyse(&self, job: &Job<'_>, opened: OpenedObject) -> Result<Report, ObjectFailure> {
         let source = SourceRef::S3 {
             bucket: job.obj.bucket.clone(),
             key: job.obj.key.clone(),
         };
         let config = self.config.clone();
-        let analysed =
-            tokio::task::spawn_blocking(move || analyze_reader(body, source, &config, now(), None))
-                .await;
+        let ranges = StoreRanges::of_opened(self.store.clone(), job.obj, &opened);
+        let body = opened.body;
+        let analysed = tokio::task::spawn_blocking(move || {
+            let random_access = |stream| {
+                drop(stream); // the ranged GETs replace the open body
+                ranges
+            };
+            analyze_object(body, random_access, source, &config, now(), None)
+        })
+        .await;
         let report = match analysed {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {

@@ -1,0 +1,793 @@
+//! Parquet flow logs (`FileFormat=parquet`, delivered as `*.log.parquet`):
+//! the footer, the mapping of columns to the field catalogue, and the rows
+//! of one row group at a time as typed records.
+//!
+//! The columns are the catalogue's fields with underscores (`account_id`,
+//! `log_status`), in any subset and order; integers may be INT32, INT64 or
+//! strings of digits, everything else strings; a null is "no value". Only
+//! the columns the engine uses (and the typed ones a text line would be
+//! checked against) are read. Random access goes through [`ByteRanges`]:
+//! the footer is one read from the end, then each row group's column
+//! chunks are read (adjacent ones merged) and decoded page by page, so
+//! memory is bounded by one row group's compressed chunks, not by the file.
+//!
+//! A value that does not fit its field (a port above 65535, a negative
+//! counter, a bad address) is a malformed record with its row number, as in
+//! text. A file that is not a Parquet flow log (no footer, no address or
+//! port column) is [`ParquetInputError::NotFlowLog`]; damage further in is
+//! [`ParquetInputError::Corrupt`].
+
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parquet::basic::{Compression, ConvertedType, LogicalType, Type as PhysicalType};
+use parquet::column::page::PageReader;
+use parquet::column::reader::{get_column_reader, ColumnReader};
+use parquet::data_type::ByteArray;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader, RowGroupMetaData};
+use parquet::file::reader::{ChunkReader, Length};
+use parquet::file::serialized_reader::SerializedPageReader;
+use parquet::schema::types::ColumnDescPtr;
+
+use super::field::{Field, FieldKind};
+use super::format::truncate;
+use super::parse::{parse_addr, parse_u64, set_addr, set_int, set_word, slot_of, LineError, Slot};
+use super::record::{FlowRecord, RowText};
+
+/// The magic bytes at both ends of a Parquet file.
+pub const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
+
+/// Whether the first bytes of an object are Parquet's magic.
+pub fn is_parquet(head: &[u8]) -> bool {
+    head.starts_with(PARQUET_MAGIC)
+}
+
+/// Rows decoded per column before they are assembled into records.
+const BATCH_ROWS: usize = 4096;
+/// Bytes read from the end of the file on the first try: the footer of a
+/// flow-log file (a few dozen columns, a few row groups) fits.
+const TAIL_GUESS: u64 = 64 * 1024;
+/// A footer larger than this is not a flow log's.
+const MAX_FOOTER_BYTES: u64 = 64 << 20;
+/// Column chunks closer than this are fetched in one read.
+const MERGE_GAP: u64 = 64 * 1024;
+
+/// Random access to an object's bytes: a local file, a buffer, or ranged
+/// GETs on S3 (implemented at the edge). Called from the decoding thread.
+pub trait ByteRanges: Send + Sync {
+    /// The object's length in bytes.
+    fn len(&self) -> u64;
+
+    /// Whether the object is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Exactly `len` bytes from `start`; a range past the end is an
+    /// [`io::ErrorKind::UnexpectedEof`] error.
+    fn read_range(&self, start: u64, len: usize) -> io::Result<Vec<u8>>;
+}
+
+impl ByteRanges for std::fs::File {
+    fn len(&self) -> u64 {
+        self.metadata().map(|m| m.len()).unwrap_or(0)
+    }
+
+    fn read_range(&self, start: u64, len: usize) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0; len];
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::FileExt::read_exact_at(self, &mut buf, start)?;
+        }
+        #[cfg(not(unix))]
+        {
+            use std::io::{Seek, SeekFrom};
+            let mut f = self.try_clone()?;
+            f.seek(SeekFrom::Start(start))?;
+            f.read_exact(&mut buf)?;
+        }
+        Ok(buf)
+    }
+}
+
+impl ByteRanges for Vec<u8> {
+    fn len(&self) -> u64 {
+        self.as_slice().len() as u64
+    }
+
+    fn read_range(&self, start: u64, len: usize) -> io::Result<Vec<u8>> {
+        usize::try_from(start)
+            .ok()
+            .and_then(|s| self.get(s..s.checked_add(len)?))
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "bytes {start}..+{len} are past the end ({})",
+                        self.as_slice().len()
+                    ),
+                )
+            })
+    }
+}
+
+/// Why a Parquet object could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ParquetInputError {
+    /// Not a Parquet flow log at all: truncated (no footer), an unreadable
+    /// footer, no address or port column, an unsupported codec.
+    #[error("{0}")]
+    NotFlowLog(String),
+    /// Reading bytes failed (network, file system).
+    #[error("reading bytes {start}..{end}: {error}")]
+    Read {
+        /// First byte of the range.
+        start: u64,
+        /// One past its last byte.
+        end: u64,
+        /// The underlying error.
+        error: io::Error,
+    },
+    /// The data is damaged past the footer (a page that does not decode, a
+    /// column chunk outside the file, columns of different lengths).
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+/// How one column is read and where its value goes.
+#[derive(Debug, Clone)]
+struct ColumnPlan {
+    /// Leaf index in the schema (and in each row group's column chunks).
+    leaf: usize,
+    field: Field,
+    /// The column's name as written, for messages.
+    name: String,
+    kind: FieldKind,
+    slot: Slot,
+    physical: PhysicalType,
+    /// INT32/INT64 annotated as unsigned: reinterpret the bits.
+    unsigned: bool,
+    max_def: i16,
+    descr: ColumnDescPtr,
+}
+
+/// An open Parquet flow log: its footer and the plan of the columns to read.
+pub struct ParquetFile<S> {
+    src: S,
+    meta: ParquetMetaData,
+    /// Where the column chunks must end (the footer starts there).
+    data_end: u64,
+    plan: Vec<ColumnPlan>,
+    fields: Vec<String>,
+    warnings: Vec<String>,
+    bytes_read: u64,
+    /// The whole file, when the first read from the end covered it (most
+    /// flow-log objects are small): no further reads.
+    whole: Option<Bytes>,
+}
+
+impl<S: ByteRanges> ParquetFile<S> {
+    /// Reads the footer and maps the columns. Fails when the object is not
+    /// a Parquet flow log.
+    pub fn open(src: S) -> Result<ParquetFile<S>, ParquetInputError> {
+        let len = src.len();
+        let not = |m: String| ParquetInputError::NotFlowLog(m);
+        if len < 12 {
+            return Err(not(format!(
+                "truncated Parquet file ({len} bytes, too short for a footer)"
+            )));
+        }
+        let tail_len = len.min(TAIL_GUESS);
+        let tail = read(&src, len - tail_len, tail_len)?;
+        let mut bytes_read = tail_len;
+        let n = tail.len();
+        if &tail[n - 4..] == b"PARE" {
+            return Err(not("encrypted Parquet footer (not supported)".into()));
+        }
+        if &tail[n - 4..] != PARQUET_MAGIC {
+            return Err(not(
+                "truncated Parquet file: no PAR1 footer at the end (the object was cut short)"
+                    .into(),
+            ));
+        }
+        let mut footer_len = [0u8; 4];
+        footer_len.copy_from_slice(&tail[n - 8..n - 4]);
+        let footer_len = u64::from(u32::from_le_bytes(footer_len));
+        if footer_len + 12 > len || footer_len > MAX_FOOTER_BYTES {
+            return Err(not(format!(
+                "corrupt Parquet footer: it claims {footer_len} bytes in a {len}-byte file"
+            )));
+        }
+        let footer_start = len - 8 - footer_len;
+        let footer = if footer_len + 8 <= tail_len {
+            let from = (tail_len - 8 - footer_len) as usize;
+            tail[from..n - 8].to_vec()
+        } else {
+            bytes_read += footer_len;
+            read(&src, footer_start, footer_len)?
+        };
+        // The thrift decoder comes from another crate: a panic there on a
+        // damaged footer is a damaged footer.
+        let meta = catch_unwind(|| ParquetMetaDataReader::decode_metadata(&footer))
+            .unwrap_or_else(|_| {
+                Err(parquet::errors::ParquetError::General(
+                    "the footer decoder failed".into(),
+                ))
+            })
+            .map_err(|e| not(format!("unreadable Parquet footer: {e}")))?;
+        let (plan, fields, warnings) = plan_columns(&meta)?;
+        let file = ParquetFile {
+            src,
+            meta,
+            data_end: footer_start,
+            plan,
+            fields,
+            warnings,
+            bytes_read,
+            whole: (tail_len == len).then(|| Bytes::from(tail)),
+        };
+        file.check_chunks()?;
+        Ok(file)
+    }
+
+    /// The hyphenated names of the file's columns, in order.
+    pub fn fields(&self) -> &[String] {
+        &self.fields
+    }
+
+    /// Notes about the columns (unknown, repeated or nested ones).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Number of row groups.
+    pub fn row_groups(&self) -> usize {
+        self.meta.num_row_groups()
+    }
+
+    /// Number of rows in the file, from the footer.
+    pub fn rows(&self) -> u64 {
+        self.meta
+            .row_groups()
+            .iter()
+            .map(|g| u64::try_from(g.num_rows()).unwrap_or(0))
+            .sum()
+    }
+
+    /// Bytes read from the object so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// Every planned column chunk lies inside the data part of the file and
+    /// uses a codec this build reads; checked before anything is decoded,
+    /// so a bad file fails before its first row.
+    fn check_chunks(&self) -> Result<(), ParquetInputError> {
+        for (g, group) in self.meta.row_groups().iter().enumerate() {
+            if group.num_rows() < 0 {
+                return Err(ParquetInputError::Corrupt(format!(
+                    "row group {g} has a negative row count"
+                )));
+            }
+            for c in &self.plan {
+                chunk_range(group, c, self.data_end).map_err(|m| {
+                    ParquetInputError::Corrupt(format!("row group {g}, column '{}': {m}", c.name))
+                })?;
+                let codec = group.column(c.leaf).compression();
+                if !matches!(
+                    codec,
+                    Compression::UNCOMPRESSED | Compression::SNAPPY | Compression::GZIP(_)
+                ) {
+                    return Err(ParquetInputError::NotFlowLog(format!(
+                        "column '{}' is compressed with {codec}; flowguard reads uncompressed, \
+                         Snappy and Gzip Parquet (AWS writes Gzip)",
+                        c.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads row group `g` and hands each row to `row`, in order, as a
+    /// typed record or the reason it is malformed. Returns the uncompressed
+    /// size of the column chunks read.
+    pub fn read_row_group<F>(&mut self, g: usize, mut row: F) -> Result<u64, ParquetInputError>
+    where
+        F: FnMut(Result<(FlowRecord, RowText<'_>), LineError>),
+    {
+        let group = self.meta.row_group(g);
+        let rows = usize::try_from(group.num_rows()).unwrap_or(0);
+        let chunks = self.fetch(g)?;
+        let group = self.meta.row_group(g);
+        let uncompressed = self
+            .plan
+            .iter()
+            .map(|c| u64::try_from(group.column(c.leaf).uncompressed_size()).unwrap_or(0))
+            .sum();
+        // The page decoders come from another crate: a panic there on
+        // damaged data is reported as damage, not as a crash.
+        let plan = &self.plan;
+        let decoded = catch_unwind(AssertUnwindSafe(|| {
+            decode_rows(plan, group, chunks, rows, &mut row)
+        }));
+        match decoded {
+            Ok(r) => r.map_err(|m| ParquetInputError::Corrupt(format!("row group {g}: {m}")))?,
+            Err(_) => {
+                return Err(ParquetInputError::Corrupt(format!(
+                    "row group {g}: the Parquet decoder failed on damaged data"
+                )))
+            }
+        }
+        Ok(uncompressed)
+    }
+
+    /// Reads the planned column chunks of row group `g`, merging chunks
+    /// that lie close together into one read.
+    fn fetch(&mut self, g: usize) -> Result<Vec<ColumnChunk>, ParquetInputError> {
+        let group = self.meta.row_group(g);
+        let mut ranges: Vec<(u64, u64, usize)> = Vec::with_capacity(self.plan.len());
+        for (i, c) in self.plan.iter().enumerate() {
+            let (start, len) = chunk_range(group, c, self.data_end).map_err(|m| {
+                ParquetInputError::Corrupt(format!("row group {g}, column '{}': {m}", c.name))
+            })?;
+            ranges.push((start, start + len, i));
+        }
+        ranges.sort_unstable();
+        let mut chunks: Vec<Option<ColumnChunk>> = vec![None; self.plan.len()];
+        let mut i = 0;
+        while i < ranges.len() {
+            let (start, mut end, _) = ranges[i];
+            let mut j = i + 1;
+            while j < ranges.len() && ranges[j].0 <= end + MERGE_GAP {
+                end = end.max(ranges[j].1);
+                j += 1;
+            }
+            // The whole file (already read) starts at offset 0.
+            let (buf, base) = match &self.whole {
+                Some(whole) => (whole.clone(), 0),
+                None => {
+                    self.bytes_read += end - start;
+                    (Bytes::from(read(&self.src, start, end - start)?), start)
+                }
+            };
+            for &(s, e, col) in &ranges[i..j] {
+                let (from, to) = ((s - base) as usize, (e - base) as usize);
+                chunks[col] = Some(ColumnChunk {
+                    base: s,
+                    bytes: buf
+                        .get(from..to)
+                        .map_or_else(Bytes::new, |_| buf.slice(from..to)),
+                });
+            }
+            i = j;
+        }
+        Ok(chunks
+            .into_iter()
+            .map(|c| {
+                c.unwrap_or(ColumnChunk {
+                    base: 0,
+                    bytes: Bytes::new(),
+                })
+            })
+            .collect())
+    }
+}
+
+fn read<S: ByteRanges>(src: &S, start: u64, len: u64) -> Result<Vec<u8>, ParquetInputError> {
+    let end = start.saturating_add(len);
+    let n = usize::try_from(len).map_err(|_| ParquetInputError::Read {
+        start,
+        end,
+        error: io::Error::new(io::ErrorKind::InvalidData, "range too large"),
+    })?;
+    let buf = src
+        .read_range(start, n)
+        .map_err(|error| ParquetInputError::Read { start, end, error })?;
+    if buf.len() != n {
+        return Err(ParquetInputError::Read {
+            start,
+            end,
+            error: io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("got {} of {n} bytes", buf.len()),
+            ),
+        });
+    }
+    Ok(buf)
+}
+
+/// Byte range of a column chunk, checked against the file (parquet's own
+/// `byte_range` asserts instead).
+fn chunk_range(
+    group: &RowGroupMetaData,
+    c: &ColumnPlan,
+    data_end: u64,
+) -> Result<(u64, u64), String> {
+    let meta = group.column(c.leaf);
+    let start = meta
+        .dictionary_page_offset()
+        .unwrap_or_else(|| meta.data_page_offset());
+    let len = meta.compressed_size();
+    match (u64::try_from(start), u64::try_from(len)) {
+        (Ok(s), Ok(l)) if s >= 4 && s.checked_add(l).is_some_and(|e| e <= data_end) => Ok((s, l)),
+        _ => Err(format!(
+            "column chunk at {start}..+{len} lies outside the data of the file (0..{data_end})"
+        )),
+    }
+}
+
+/// Maps the schema's columns onto the field catalogue.
+#[allow(clippy::type_complexity)]
+fn plan_columns(
+    meta: &ParquetMetaData,
+) -> Result<(Vec<ColumnPlan>, Vec<String>, Vec<String>), ParquetInputError> {
+    let schema = meta.file_metadata().schema_descr();
+    let mut fields = Vec::new();
+    let mut warnings = Vec::new();
+    let mut plan = Vec::new();
+    let mut seen = vec![false; super::field::FIELDS.len()];
+    for top in schema.root_schema().get_fields() {
+        fields.push(top.name().to_ascii_lowercase().replace('_', "-"));
+    }
+    for (leaf, descr) in schema.columns().iter().enumerate() {
+        let path = descr.path().parts();
+        let raw = descr.name();
+        let name = raw.to_ascii_lowercase().replace('_', "-");
+        if path.len() != 1 || descr.max_rep_level() > 0 {
+            warnings.push(format!(
+                "nested or repeated Parquet column '{}' ignored",
+                path.join(".")
+            ));
+            continue;
+        }
+        let Some(field) = Field::from_name(&name) else {
+            warnings.push(format!("unknown field '{name}' carried through as text"));
+            continue;
+        };
+        if std::mem::replace(&mut seen[field.0 as usize], true) {
+            warnings.push(format!(
+                "field '{name}' appears twice in the columns; the first column is used"
+            ));
+            continue;
+        }
+        let kind = field.kind();
+        let slot = slot_of(field);
+        let wanted = slot != Slot::None
+            || matches!(
+                field,
+                Field::ACCOUNT_ID | Field::REGION | Field::INTERFACE_ID
+            )
+            // Typed columns are checked like a text line's, so a record is
+            // malformed in both shapes or in neither.
+            || kind != FieldKind::Text;
+        if !wanted {
+            continue;
+        }
+        let physical = descr.physical_type();
+        let ok = match kind {
+            FieldKind::Int { .. } => matches!(
+                physical,
+                PhysicalType::INT32 | PhysicalType::INT64 | PhysicalType::BYTE_ARRAY
+            ),
+            _ => physical == PhysicalType::BYTE_ARRAY,
+        };
+        if !ok {
+            let want = match kind {
+                FieldKind::Int { .. } => "INT32, INT64 or a string",
+                _ => "a string (BYTE_ARRAY)",
+            };
+            return Err(ParquetInputError::NotFlowLog(format!(
+                "column '{raw}' has Parquet type {physical}; flowguard reads {want} there"
+            )));
+        }
+        let unsigned = matches!(
+            descr.converted_type(),
+            ConvertedType::UINT_8
+                | ConvertedType::UINT_16
+                | ConvertedType::UINT_32
+                | ConvertedType::UINT_64
+        ) || matches!(
+            descr.logical_type_ref(),
+            Some(LogicalType::Integer(int)) if !int.is_signed
+        );
+        plan.push(ColumnPlan {
+            leaf,
+            field,
+            name: raw.to_string(),
+            kind,
+            slot,
+            physical,
+            unsigned,
+            max_def: descr.max_def_level(),
+            descr: descr.clone(),
+        });
+    }
+    let locating = [
+        Field::SRCADDR,
+        Field::DSTADDR,
+        Field::SRCPORT,
+        Field::DSTPORT,
+        Field::PKT_SRCADDR,
+        Field::PKT_DSTADDR,
+    ];
+    if !plan.iter().any(|c| locating.contains(&c.field)) {
+        return Err(ParquetInputError::NotFlowLog(format!(
+            "no address or port column among the Parquet columns ({})",
+            truncate(&fields.join(", "), 200)
+        )));
+    }
+    Ok((plan, fields, warnings))
+}
+
+/// One column chunk in memory, with its offset in the file: the page
+/// reader asks for ranges by file offset.
+#[derive(Clone)]
+struct ColumnChunk {
+    base: u64,
+    bytes: Bytes,
+}
+
+impl ColumnChunk {
+    fn slice(&self, start: u64, len: Option<usize>) -> parquet::errors::Result<Bytes> {
+        let from = start
+            .checked_sub(self.base)
+            .and_then(|o| usize::try_from(o).ok())
+            .filter(|o| *o <= self.bytes.len());
+        let to = from.and_then(|f| match len {
+            Some(l) => f.checked_add(l).filter(|t| *t <= self.bytes.len()),
+            None => Some(self.bytes.len()),
+        });
+        match (from, to) {
+            (Some(f), Some(t)) => Ok(self.bytes.slice(f..t)),
+            _ => Err(parquet::errors::ParquetError::EOF(format!(
+                "page at {start} (+{len:?}) lies outside its column chunk ({}..+{})",
+                self.base,
+                self.bytes.len()
+            ))),
+        }
+    }
+}
+
+impl Length for ColumnChunk {
+    fn len(&self) -> u64 {
+        self.base + self.bytes.len() as u64
+    }
+}
+
+impl ChunkReader for ColumnChunk {
+    type T = bytes::buf::Reader<Bytes>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(bytes::Buf::reader(self.slice(start, None)?))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        self.slice(start, Some(length))
+    }
+}
+
+/// The decoded values of one column for a batch of rows.
+enum Values {
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    Bytes(Vec<ByteArray>),
+}
+
+/// A column being read: its reader, the batch of values and levels, and
+/// the cursor of the next non-null value.
+struct ColumnCursor<'p> {
+    plan: &'p ColumnPlan,
+    reader: ColumnReader,
+    values: Values,
+    defs: Vec<i16>,
+    next: usize,
+}
+
+impl ColumnCursor<'_> {
+    /// Reads the next `n` rows of the column.
+    fn fill(&mut self, n: usize) -> Result<(), String> {
+        self.defs.clear();
+        self.next = 0;
+        let defs = (self.plan.max_def > 0).then_some(&mut self.defs);
+        let read = match (&mut self.reader, &mut self.values) {
+            (ColumnReader::Int32ColumnReader(r), Values::I32(v)) => {
+                v.clear();
+                r.read_records(n, defs, None, v)
+            }
+            (ColumnReader::Int64ColumnReader(r), Values::I64(v)) => {
+                v.clear();
+                r.read_records(n, defs, None, v)
+            }
+            (ColumnReader::ByteArrayColumnReader(r), Values::Bytes(v)) => {
+                v.clear();
+                r.read_records(n, defs, None, v)
+            }
+            _ => {
+                return Err(format!(
+                    "column '{}': unexpected reader type",
+                    self.plan.name
+                ))
+            }
+        };
+        let (records, _, _) = read.map_err(|e| format!("column '{}': {e}", self.plan.name))?;
+        if records != n {
+            return Err(format!(
+                "column '{}' holds {records} values where the row group has {n} more rows",
+                self.plan.name
+            ));
+        }
+        Ok(())
+    }
+
+    /// Moves to row `i` of the batch: the index of its value, or `None`
+    /// for a null.
+    #[inline]
+    fn advance(&mut self, i: usize) -> Option<usize> {
+        if self.plan.max_def > 0 && self.defs.get(i).copied().unwrap_or(0) < self.plan.max_def {
+            return None;
+        }
+        self.next += 1;
+        Some(self.next - 1)
+    }
+
+    /// Value `k` of the batch.
+    #[inline]
+    fn value(&self, k: usize) -> Result<Value<'_>, String> {
+        let v = match &self.values {
+            Values::I32(v) => v.get(k).map(|x| {
+                if self.plan.unsigned {
+                    Value::Int(i64::from(*x as u32))
+                } else {
+                    Value::Int(i64::from(*x))
+                }
+            }),
+            Values::I64(v) => v.get(k).map(|x| {
+                if self.plan.unsigned {
+                    Value::Unsigned(*x as u64)
+                } else {
+                    Value::Int(*x)
+                }
+            }),
+            Values::Bytes(v) => v.get(k).map(|b| Value::Bytes(b.data())),
+        };
+        v.ok_or_else(|| format!("column '{}' has fewer values than levels", self.plan.name))
+    }
+}
+
+/// One non-null value as decoded.
+enum Value<'a> {
+    Int(i64),
+    Unsigned(u64),
+    Bytes(&'a [u8]),
+}
+
+impl Value<'_> {
+    fn invalid(&self, name: &str) -> LineError {
+        let value = match self {
+            Value::Int(x) => x.to_string(),
+            Value::Unsigned(x) => x.to_string(),
+            Value::Bytes(b) => truncate(&String::from_utf8_lossy(b), 64).to_string(),
+        };
+        LineError::InvalidValue {
+            field: name.to_string(),
+            value,
+        }
+    }
+}
+
+/// Decodes the rows of one row group and hands them to `row`.
+fn decode_rows<F>(
+    plan: &[ColumnPlan],
+    group: &RowGroupMetaData,
+    chunks: Vec<ColumnChunk>,
+    rows: usize,
+    row: &mut F,
+) -> Result<(), String>
+where
+    F: FnMut(Result<(FlowRecord, RowText<'_>), LineError>),
+{
+    let mut cursors = Vec::with_capacity(plan.len());
+    for (c, chunk) in plan.iter().zip(chunks) {
+        let pages: Box<dyn PageReader> = Box::new(
+            SerializedPageReader::new(Arc::new(chunk), group.column(c.leaf), rows, None)
+                .map_err(|e| format!("column '{}': {e}", c.name))?,
+        );
+        let values = match c.physical {
+            PhysicalType::INT32 => Values::I32(Vec::with_capacity(BATCH_ROWS)),
+            PhysicalType::INT64 => Values::I64(Vec::with_capacity(BATCH_ROWS)),
+            _ => Values::Bytes(Vec::with_capacity(BATCH_ROWS)),
+        };
+        cursors.push(ColumnCursor {
+            plan: c,
+            reader: get_column_reader(c.descr.clone(), pages),
+            values,
+            defs: Vec::with_capacity(BATCH_ROWS),
+            next: 0,
+        });
+    }
+    let mut at: Vec<Option<usize>> = vec![None; cursors.len()];
+    let mut done = 0;
+    while done < rows {
+        let n = BATCH_ROWS.min(rows - done);
+        for c in &mut cursors {
+            c.fill(n)?;
+        }
+        for i in 0..n {
+            for (c, k) in cursors.iter_mut().zip(at.iter_mut()) {
+                *k = c.advance(i);
+            }
+            row(assemble(&cursors, &at)?);
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+/// Builds one row from the value `at[c]` of each column `c` (`None` for a
+/// null). A value that does not fit its field makes the row malformed.
+#[allow(clippy::type_complexity)]
+fn assemble<'c>(
+    cursors: &'c [ColumnCursor<'_>],
+    at: &[Option<usize>],
+) -> Result<Result<(FlowRecord, RowText<'c>), LineError>, String> {
+    let mut rec = FlowRecord::default();
+    let mut text = RowText::default();
+    for (c, k) in cursors.iter().zip(at) {
+        let Some(k) = *k else {
+            continue;
+        };
+        let plan = c.plan;
+        let v = c.value(k)?;
+        let ok = match (plan.kind, &v) {
+            (FieldKind::Int { max }, Value::Int(x)) => match u64::try_from(*x) {
+                Ok(x) if x <= max => {
+                    set_int(&mut rec, plan.slot, x);
+                    true
+                }
+                _ => false,
+            },
+            (FieldKind::Int { max }, Value::Unsigned(x)) => {
+                let fits = *x <= max;
+                if fits {
+                    set_int(&mut rec, plan.slot, *x);
+                }
+                fits
+            }
+            (FieldKind::Int { max }, Value::Bytes(b)) => match parse_u64(b) {
+                Some(x) if x <= max => {
+                    set_int(&mut rec, plan.slot, x);
+                    true
+                }
+                _ => false,
+            },
+            (FieldKind::Addr, Value::Bytes(b)) => match parse_addr(b) {
+                Some(a) => {
+                    set_addr(&mut rec, plan.slot, a);
+                    true
+                }
+                None => false,
+            },
+            (FieldKind::Text, Value::Bytes(b)) => {
+                let Ok(s) = std::str::from_utf8(b) else {
+                    return Ok(Err(LineError::InvalidUtf8));
+                };
+                match plan.field {
+                    Field::ACCOUNT_ID => text.account_id = Some(s),
+                    Field::REGION => text.region = Some(s),
+                    _ => text.interface_id = Some(s),
+                }
+                true
+            }
+            (kind, Value::Bytes(b)) => set_word(&mut rec, kind, b),
+            _ => false,
+        };
+        if !ok {
+            return Ok(Err(v.invalid(&plan.name)));
+        }
+    }
+    Ok(Ok((rec, text)))
+}
