@@ -784,4 +784,78 @@ mod tests {
         let out = h.handle(event).await.unwrap();
         assert_eq!(out["results"][0]["resultCode"], "TemporaryFailure");
     }
+
+    /// On a current-thread runtime, as in the Lambda function.
+    #[tokio::test]
+    async fn parquet_objects_are_read_by_ranges_of_the_opened_version() {
+        let (store, publisher, h) = handler();
+        let key = KEY.replace(".log", ".log.parquet");
+        // 25 SSH flows from the internet among 20,000 internal ones, in 3
+        // row groups: a file larger than the first read from its end.
+        let mut lines: Vec<String> = String::from_utf8(exposed_ssh())
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(str::to_string)
+            .collect();
+        for i in 0..20_000 {
+            lines.push(format!(
+                "2 123456789012 eni-2 10.0.{}.{} 10.0.9.9 {} 443 6 3 900 1750961400 1750961460 ACCEPT OK",
+                i % 200,
+                i % 250,
+                30000 + i
+            ));
+        }
+        let body = crate::flowlog::parquet::test_files::v2_parquet(&lines, 7000);
+        let len = body.len() as u64;
+        assert!(len > 64 * 1024, "{len}");
+        store.insert(BUCKET, &key, body);
+        let out = h.process(&object(&key)).await.unwrap();
+        assert!(
+            matches!(
+                out,
+                ObjectOutcome::Processed {
+                    findings: 2,
+                    published: true,
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+        let ranges = store.ranges.lock().unwrap().clone();
+        assert_eq!(
+            ranges.len(),
+            1 + 3,
+            "the footer, then each row group: {ranges:?}"
+        );
+        assert_eq!(
+            ranges[0].0 + ranges[0].1,
+            len,
+            "the first read is the file's end"
+        );
+        assert!(ranges[1..].iter().all(|r| r.1 < len / 2), "{ranges:?}");
+        // Of the opened body only the first bytes were read.
+        let body_bytes = store.bytes_read.load(std::sync::atomic::Ordering::Relaxed)
+            - ranges.iter().map(|r| r.1).sum::<u64>();
+        assert!(
+            body_bytes <= 8,
+            "{body_bytes} bytes of the GetObject body read"
+        );
+        let files = summaries(&store)
+            .into_iter()
+            .find(|k| k.starts_with("flowguard/files/"))
+            .unwrap();
+        assert!(files.ends_with("_20250626T1820Z_ab.json.gz"), "{files}");
+        assert_eq!(published(&publisher), 1);
+        // An object replaced since it was opened is not read as a mix.
+        *store.fail_ranges.lock().unwrap() = Some("503 SlowDown".into());
+        store
+            .objects
+            .lock()
+            .unwrap()
+            .retain(|(_, k), _| !k.starts_with("flowguard/_state/"));
+        let err = h.process(&object(&key)).await.unwrap_err();
+        assert!(err.retryable, "{err:?}");
+        assert!(err.error.contains("SlowDown"), "{}", err.error);
+    }
 }

@@ -7,9 +7,12 @@
 //! strings of digits, everything else strings; a null is "no value". Only
 //! the columns the engine uses (and the typed ones a text line would be
 //! checked against) are read. Random access goes through [`ByteRanges`]:
-//! the footer is one read from the end, then each row group's column
-//! chunks are read (adjacent ones merged) and decoded page by page, so
-//! memory is bounded by one row group's compressed chunks, not by the file.
+//! the footer is one read from the end (a small file is read whole by it),
+//! then each row group's column chunks, decoded page by page. A row group
+//! whose chunks fit in [`ROW_GROUP_BUDGET`] is read at once (adjacent
+//! chunks merged into one read); a larger one (writers that put a whole
+//! object in one row group) is read through a window per column, so memory
+//! stays bounded by the budget whatever the row group's size.
 //!
 //! A value that does not fit its field (a port above 65535, a negative
 //! counter, a bad address) is a malformed record with its row number, as in
@@ -17,9 +20,10 @@
 //! port column) is [`ParquetInputError::NotFlowLog`]; damage further in is
 //! [`ParquetInputError::Corrupt`].
 
-use std::io;
+use std::io::{self, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use parquet::basic::{Compression, ConvertedType, LogicalType, Type as PhysicalType};
@@ -53,10 +57,16 @@ const TAIL_GUESS: u64 = 64 * 1024;
 const MAX_FOOTER_BYTES: u64 = 64 << 20;
 /// Column chunks closer than this are fetched in one read.
 const MERGE_GAP: u64 = 64 * 1024;
+/// The compressed bytes of one row group's column chunks held at once: a
+/// row group within it is read whole, a larger one through windows of
+/// this size split between its columns.
+pub const ROW_GROUP_BUDGET: u64 = 16 << 20;
+/// The smallest window of a column chunk read through windows.
+const MIN_WINDOW: u64 = 4096;
 
 /// Random access to an object's bytes: a local file, a buffer, or ranged
 /// GETs on S3 (implemented at the edge). Called from the decoding thread.
-pub trait ByteRanges: Send + Sync {
+pub trait ByteRanges: Send + Sync + 'static {
     /// The object's length in bytes.
     fn len(&self) -> u64;
 
@@ -68,6 +78,17 @@ pub trait ByteRanges: Send + Sync {
     /// Exactly `len` bytes from `start`; a range past the end is an
     /// [`io::ErrorKind::UnexpectedEof`] error.
     fn read_range(&self, start: u64, len: usize) -> io::Result<Vec<u8>>;
+}
+
+/// Shared ranges: a caller keeps a handle on what the reader reads.
+impl<T: ByteRanges + ?Sized> ByteRanges for Arc<T> {
+    fn len(&self) -> u64 {
+        (**self).len()
+    }
+
+    fn read_range(&self, start: u64, len: usize) -> io::Result<Vec<u8>> {
+        (**self).read_range(start, len)
+    }
 }
 
 impl ByteRanges for std::fs::File {
@@ -156,17 +177,23 @@ struct ColumnPlan {
 
 /// An open Parquet flow log: its footer and the plan of the columns to read.
 pub struct ParquetFile<S> {
-    src: S,
+    src: Arc<S>,
     meta: ParquetMetaData,
     /// Where the column chunks must end (the footer starts there).
     data_end: u64,
     plan: Vec<ColumnPlan>,
     fields: Vec<String>,
     warnings: Vec<String>,
-    bytes_read: u64,
+    /// Bytes read from the object so far (shared with the column readers).
+    bytes_read: Arc<AtomicU64>,
+    /// The first failed read of a column window, kept so that a network
+    /// error stays a read error, not damage.
+    read_failure: Arc<Mutex<Option<ParquetInputError>>>,
     /// The whole file, when the first read from the end covered it (most
     /// flow-log objects are small): no further reads.
     whole: Option<Bytes>,
+    /// See [`ROW_GROUP_BUDGET`].
+    budget: u64,
 }
 
 impl<S: ByteRanges> ParquetFile<S> {
@@ -220,14 +247,16 @@ impl<S: ByteRanges> ParquetFile<S> {
             .map_err(|e| not(format!("unreadable Parquet footer: {e}")))?;
         let (plan, fields, warnings) = plan_columns(&meta)?;
         let file = ParquetFile {
-            src,
+            src: Arc::new(src),
             meta,
             data_end: footer_start,
             plan,
             fields,
             warnings,
-            bytes_read,
+            bytes_read: Arc::new(AtomicU64::new(bytes_read)),
+            read_failure: Arc::new(Mutex::new(None)),
             whole: (tail_len == len).then(|| Bytes::from(tail)),
+            budget: ROW_GROUP_BUDGET,
         };
         file.check_chunks()?;
         Ok(file)
@@ -257,9 +286,16 @@ impl<S: ByteRanges> ParquetFile<S> {
             .sum()
     }
 
+    /// Sets the bytes of column chunks held at once (default
+    /// [`ROW_GROUP_BUDGET`]): a row group whose chunks need more is read
+    /// through windows of `budget / columns` bytes per column.
+    pub fn set_row_group_budget(&mut self, budget: u64) {
+        self.budget = budget;
+    }
+
     /// Bytes read from the object so far.
     pub fn bytes_read(&self) -> u64 {
-        self.bytes_read
+        self.bytes_read.load(Ordering::Relaxed)
     }
 
     /// Every planned column chunk lies inside the data part of the file and
@@ -314,6 +350,11 @@ impl<S: ByteRanges> ParquetFile<S> {
         let decoded = catch_unwind(AssertUnwindSafe(|| {
             decode_rows(plan, group, chunks, rows, &mut row)
         }));
+        // A column window that could not be read is a read error (it may
+        // pass on retry), whatever the decoder made of it.
+        if let Some(e) = self.read_failure.lock().ok().and_then(|mut f| f.take()) {
+            return Err(e);
+        }
         match decoded {
             Ok(r) => r.map_err(|m| ParquetInputError::Corrupt(format!("row group {g}: {m}")))?,
             Err(_) => {
@@ -325,9 +366,11 @@ impl<S: ByteRanges> ParquetFile<S> {
         Ok(uncompressed)
     }
 
-    /// Reads the planned column chunks of row group `g`, merging chunks
-    /// that lie close together into one read.
-    fn fetch(&mut self, g: usize) -> Result<Vec<ColumnChunk>, ParquetInputError> {
+    /// The planned column chunks of row group `g`: slices of the whole
+    /// file when it was read at once; else read now when they fit in
+    /// [`ROW_GROUP_BUDGET`] (chunks close together merged into one read);
+    /// else sources that read each chunk through a window as it is decoded.
+    fn fetch(&mut self, g: usize) -> Result<Vec<ColumnChunk<S>>, ParquetInputError> {
         let group = self.meta.row_group(g);
         let mut ranges: Vec<(u64, u64, usize)> = Vec::with_capacity(self.plan.len());
         for (i, c) in self.plan.iter().enumerate() {
@@ -336,8 +379,25 @@ impl<S: ByteRanges> ParquetFile<S> {
             })?;
             ranges.push((start, start + len, i));
         }
+        let needed: u64 = ranges.iter().map(|(s, e, _)| e - s).sum();
+        if self.whole.is_none() && needed > self.budget {
+            let window = (self.budget / self.plan.len().max(1) as u64).max(MIN_WINDOW);
+            return Ok(ranges
+                .iter()
+                .map(|&(start, end, _)| {
+                    ColumnChunk::windowed(
+                        self.src.clone(),
+                        start,
+                        end,
+                        window,
+                        self.bytes_read.clone(),
+                        self.read_failure.clone(),
+                    )
+                })
+                .collect());
+        }
         ranges.sort_unstable();
-        let mut chunks: Vec<Option<ColumnChunk>> = vec![None; self.plan.len()];
+        let mut chunks: Vec<Option<ColumnChunk<S>>> = (0..self.plan.len()).map(|_| None).collect();
         let mut i = 0;
         while i < ranges.len() {
             let (start, mut end, _) = ranges[i];
@@ -350,29 +410,23 @@ impl<S: ByteRanges> ParquetFile<S> {
             let (buf, base) = match &self.whole {
                 Some(whole) => (whole.clone(), 0),
                 None => {
-                    self.bytes_read += end - start;
-                    (Bytes::from(read(&self.src, start, end - start)?), start)
+                    let buf = Bytes::from(read(&*self.src, start, end - start)?);
+                    self.bytes_read.fetch_add(end - start, Ordering::Relaxed);
+                    (buf, start)
                 }
             };
             for &(s, e, col) in &ranges[i..j] {
                 let (from, to) = ((s - base) as usize, (e - base) as usize);
-                chunks[col] = Some(ColumnChunk {
-                    base: s,
-                    bytes: buf
-                        .get(from..to)
-                        .map_or_else(Bytes::new, |_| buf.slice(from..to)),
-                });
+                let bytes = buf
+                    .get(from..to)
+                    .map_or_else(Bytes::new, |_| buf.slice(from..to));
+                chunks[col] = Some(ColumnChunk::loaded(s, bytes));
             }
             i = j;
         }
         Ok(chunks
             .into_iter()
-            .map(|c| {
-                c.unwrap_or(ColumnChunk {
-                    base: 0,
-                    bytes: Bytes::new(),
-                })
-            })
+            .map(|c| c.unwrap_or_else(|| ColumnChunk::loaded(0, Bytes::new())))
             .collect())
     }
 }
@@ -523,50 +577,146 @@ fn plan_columns(
     Ok((plan, fields, warnings))
 }
 
-/// One column chunk in memory, with its offset in the file: the page
-/// reader asks for ranges by file offset.
-#[derive(Clone)]
-struct ColumnChunk {
-    base: u64,
-    bytes: Bytes,
+/// One column chunk as the page reader sees it: byte ranges by file
+/// offset. Either loaded whole, or read through a window that moves
+/// forward as the pages are decoded (each column's pages are read in
+/// order).
+struct ColumnChunk<S>(Arc<ChunkInner<S>>);
+
+struct ChunkInner<S> {
+    /// Where more bytes come from; `None` when the chunk is loaded whole.
+    src: Option<Arc<S>>,
+    start: u64,
+    end: u64,
+    window: u64,
+    /// The bytes held: `(file offset of the first, bytes)`.
+    held: Mutex<(u64, Bytes)>,
+    bytes_read: Arc<AtomicU64>,
+    failure: Arc<Mutex<Option<ParquetInputError>>>,
 }
 
-impl ColumnChunk {
-    fn slice(&self, start: u64, len: Option<usize>) -> parquet::errors::Result<Bytes> {
-        let from = start
-            .checked_sub(self.base)
-            .and_then(|o| usize::try_from(o).ok())
-            .filter(|o| *o <= self.bytes.len());
-        let to = from.and_then(|f| match len {
-            Some(l) => f.checked_add(l).filter(|t| *t <= self.bytes.len()),
-            None => Some(self.bytes.len()),
-        });
-        match (from, to) {
-            (Some(f), Some(t)) => Ok(self.bytes.slice(f..t)),
-            _ => Err(parquet::errors::ParquetError::EOF(format!(
-                "page at {start} (+{len:?}) lies outside its column chunk ({}..+{})",
-                self.base,
-                self.bytes.len()
-            ))),
+type ParquetResult<T> = parquet::errors::Result<T>;
+
+impl<S: ByteRanges> ColumnChunk<S> {
+    fn loaded(start: u64, bytes: Bytes) -> ColumnChunk<S> {
+        let end = start + bytes.len() as u64;
+        ColumnChunk(Arc::new(ChunkInner {
+            src: None,
+            start,
+            end,
+            window: 0,
+            held: Mutex::new((start, bytes)),
+            bytes_read: Arc::new(AtomicU64::new(0)),
+            failure: Arc::new(Mutex::new(None)),
+        }))
+    }
+
+    fn windowed(
+        src: Arc<S>,
+        start: u64,
+        end: u64,
+        window: u64,
+        bytes_read: Arc<AtomicU64>,
+        failure: Arc<Mutex<Option<ParquetInputError>>>,
+    ) -> ColumnChunk<S> {
+        ColumnChunk(Arc::new(ChunkInner {
+            src: Some(src),
+            start,
+            end,
+            window,
+            held: Mutex::new((start, Bytes::new())),
+            bytes_read,
+            failure,
+        }))
+    }
+}
+
+impl<S: ByteRanges> ChunkInner<S> {
+    /// `len` bytes at file offset `at` (`None`: as many as are held or can
+    /// be read from there, at least one).
+    fn bytes(&self, at: u64, len: Option<usize>) -> ParquetResult<Bytes> {
+        let outside = || {
+            parquet::errors::ParquetError::EOF(format!(
+                "page at {at} (+{len:?}) lies outside its column chunk ({}..{})",
+                self.start, self.end
+            ))
+        };
+        let want_end = match len {
+            Some(l) => at.checked_add(l as u64).ok_or_else(outside)?,
+            None => at.saturating_add(1).min(self.end),
+        };
+        if at < self.start || want_end > self.end || (len.is_none() && at >= self.end) {
+            return Err(outside());
         }
+        let mut held = self
+            .held
+            .lock()
+            .map_err(|_| parquet::errors::ParquetError::General("lock poisoned".into()))?;
+        let (base, bytes) = &*held;
+        let held_end = base + bytes.len() as u64;
+        if at < *base || want_end > held_end {
+            let Some(src) = &self.src else {
+                return Err(outside());
+            };
+            let n = (want_end - at).max(self.window).min(self.end - at);
+            let fresh = read(&**src, at, n).map_err(|e| {
+                let message = e.to_string();
+                if let Ok(mut f) = self.failure.lock() {
+                    f.get_or_insert(e);
+                }
+                parquet::errors::ParquetError::General(message)
+            })?;
+            self.bytes_read.fetch_add(n, Ordering::Relaxed);
+            *held = (at, Bytes::from(fresh));
+        }
+        let (base, bytes) = &*held;
+        let from = (at - base) as usize;
+        let to = match len {
+            Some(l) => from + l,
+            None => bytes.len(),
+        };
+        Ok(bytes.slice(from..to))
     }
 }
 
-impl Length for ColumnChunk {
+impl<S: ByteRanges> Length for ColumnChunk<S> {
     fn len(&self) -> u64 {
-        self.base + self.bytes.len() as u64
+        self.0.end
     }
 }
 
-impl ChunkReader for ColumnChunk {
-    type T = bytes::buf::Reader<Bytes>;
+impl<S: ByteRanges> ChunkReader for ColumnChunk<S> {
+    type T = ChunkRead<S>;
 
-    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        Ok(bytes::Buf::reader(self.slice(start, None)?))
+    fn get_read(&self, start: u64) -> ParquetResult<Self::T> {
+        Ok(ChunkRead {
+            chunk: self.0.clone(),
+            at: start,
+        })
     }
 
-    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        self.slice(start, Some(length))
+    fn get_bytes(&self, start: u64, length: usize) -> ParquetResult<Bytes> {
+        self.0.bytes(start, Some(length))
+    }
+}
+
+/// A reader from an offset of a column chunk to its end (page headers are
+/// read through it), reading more of the chunk as needed.
+struct ChunkRead<S> {
+    chunk: Arc<ChunkInner<S>>,
+    at: u64,
+}
+
+impl<S: ByteRanges> Read for ChunkRead<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() || self.at >= self.chunk.end {
+            return Ok(0);
+        }
+        let bytes = self.chunk.bytes(self.at, None).map_err(io::Error::other)?;
+        let n = buf.len().min(bytes.len());
+        buf[..n].copy_from_slice(&bytes[..n]);
+        self.at += n as u64;
+        Ok(n)
     }
 }
 
@@ -680,14 +830,15 @@ impl Value<'_> {
 }
 
 /// Decodes the rows of one row group and hands them to `row`.
-fn decode_rows<F>(
+fn decode_rows<S, F>(
     plan: &[ColumnPlan],
     group: &RowGroupMetaData,
-    chunks: Vec<ColumnChunk>,
+    chunks: Vec<ColumnChunk<S>>,
     rows: usize,
     row: &mut F,
 ) -> Result<(), String>
 where
+    S: ByteRanges,
     F: FnMut(Result<(FlowRecord, RowText<'_>), LineError>),
 {
     let mut cursors = Vec::with_capacity(plan.len());
@@ -790,4 +941,88 @@ fn assemble<'c>(
         }
     }
     Ok(Ok((rec, text)))
+}
+
+/// Parquet files for the crate's unit tests (the integration tests have
+/// their own, fuller writer in `tests/engine/shapes.rs`).
+#[cfg(test)]
+pub(crate) mod test_files {
+    use std::sync::Arc;
+
+    use parquet::basic::{Compression, GzipLevel};
+    use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+
+    use crate::flowlog::DEFAULT_V2;
+
+    /// Default-format (v2) lines as a Gzip Parquet file with AWS's column
+    /// names and types, `rows_per_group` rows per row group.
+    pub(crate) fn v2_parquet(lines: &[String], rows_per_group: usize) -> Vec<u8> {
+        let columns: Vec<(String, &str)> = DEFAULT_V2
+            .iter()
+            .map(|f| {
+                let kind = match f.name() {
+                    "version" | "srcport" | "dstport" | "protocol" => "INT32",
+                    "packets" | "bytes" | "start" | "end" => "INT64",
+                    _ => "BYTE_ARRAY",
+                };
+                (f.name().replace('-', "_"), kind)
+            })
+            .collect();
+        let schema: Vec<String> = columns
+            .iter()
+            .map(|(n, k)| format!("OPTIONAL {k} {n};"))
+            .collect();
+        let schema = parse_message_type(&format!("message flows {{ {} }}", schema.join(" ")))
+            .expect("schema");
+        let props = WriterProperties::builder()
+            .set_compression(Compression::GZIP(GzipLevel::default()))
+            .build();
+        let mut out = Vec::new();
+        let mut w =
+            SerializedFileWriter::new(&mut out, Arc::new(schema), Arc::new(props)).expect("writer");
+        let rows: Vec<Vec<&str>> = lines.iter().map(|l| l.split(' ').collect()).collect();
+        for group in rows.chunks(rows_per_group.max(1)) {
+            let mut g = w.next_row_group().expect("row group");
+            for (i, (_, kind)) in columns.iter().enumerate() {
+                let vals: Vec<Option<&str>> = group
+                    .iter()
+                    .map(|r| Some(r[i]).filter(|v| *v != "-"))
+                    .collect();
+                let defs: Vec<i16> = vals.iter().map(|v| i16::from(v.is_some())).collect();
+                let mut c = g.next_column().expect("column").expect("column");
+                match *kind {
+                    "INT32" => {
+                        let v: Vec<i32> = vals
+                            .iter()
+                            .flatten()
+                            .map(|x| x.parse().expect("int"))
+                            .collect();
+                        c.typed::<Int32Type>().write_batch(&v, Some(&defs), None)
+                    }
+                    "INT64" => {
+                        let v: Vec<i64> = vals
+                            .iter()
+                            .flatten()
+                            .map(|x| x.parse().expect("int"))
+                            .collect();
+                        c.typed::<Int64Type>().write_batch(&v, Some(&defs), None)
+                    }
+                    _ => {
+                        let v: Vec<ByteArray> =
+                            vals.iter().flatten().map(|x| ByteArray::from(*x)).collect();
+                        c.typed::<ByteArrayType>()
+                            .write_batch(&v, Some(&defs), None)
+                    }
+                }
+                .expect("values");
+                c.close().expect("column closes");
+            }
+            g.close().expect("row group closes");
+        }
+        w.close().expect("file closes");
+        out
+    }
 }

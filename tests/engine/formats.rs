@@ -6,9 +6,9 @@
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use flowguard::flowlog::parquet::ByteRanges;
+use flowguard::flowlog::parquet::{ByteRanges, ParquetFile};
 use flowguard::generate::{generate, GenFormat, GenOptions};
 use flowguard::{
     analyze_object, analyze_parquet, analyze_reader, AnalyzeError, Config, Report, SourceRef,
@@ -232,7 +232,7 @@ struct Recorded {
     total: AtomicU64,
 }
 
-impl ByteRanges for &Recorded {
+impl ByteRanges for Recorded {
     fn len(&self) -> u64 {
         self.bytes.len() as u64
     }
@@ -266,12 +266,12 @@ fn parquet_is_read_one_row_group_at_a_time() {
             ..ParquetOpts::default()
         },
     ] {
-        let file = Recorded {
+        let file = Arc::new(Recorded {
             bytes: text_to_parquet(&text, &opts),
             reads: Mutex::new(Vec::new()),
             total: AtomicU64::new(0),
-        };
-        let got = analyze_parquet(&file, source(), &config, NOW, None).unwrap();
+        });
+        let got = analyze_parquet(file.clone(), source(), &config, NOW, None).unwrap();
         assert_eq!(summaries(&got), summaries(&want), "{opts:?}");
         assert_eq!(
             got.files.compressed_bytes,
@@ -294,14 +294,139 @@ fn parquet_is_read_one_row_group_at_a_time() {
 }
 
 #[test]
+fn a_row_group_above_the_budget_is_read_through_windows() {
+    let text = generated(12_000);
+    let opts = ParquetOpts {
+        compression: Compression::UNCOMPRESSED,
+        row_group_rows: 6_000,
+        page_rows: 250,
+        ..ParquetOpts::default()
+    };
+    let recorded = || {
+        Arc::new(Recorded {
+            bytes: text_to_parquet(&text, &opts),
+            reads: Mutex::new(Vec::new()),
+            total: AtomicU64::new(0),
+        })
+    };
+    let rows = |file: &mut ParquetFile<Arc<Recorded>>| {
+        let mut out = Vec::new();
+        for g in 0..file.row_groups() {
+            file.read_row_group(g, |row| out.push(format!("{row:?}")))
+                .unwrap();
+        }
+        out
+    };
+    let whole = recorded();
+    let mut loaded = ParquetFile::open(whole.clone()).unwrap();
+    let want = rows(&mut loaded);
+    assert_eq!(want.len(), 12_000);
+    assert_eq!(
+        whole.reads.lock().unwrap().len(),
+        1 + 2,
+        "the footer, then each row group at once"
+    );
+
+    let windowed = recorded();
+    let mut file = ParquetFile::open(windowed.clone()).unwrap();
+    file.set_row_group_budget(32 * 1024);
+    assert_eq!(rows(&mut file), want);
+    let reads = windowed.reads.lock().unwrap().clone();
+    let largest = reads[1..].iter().map(|r| r.1).max().unwrap();
+    assert!(reads.len() > 2 * 20, "{} reads", reads.len());
+    // A window is 32 KiB split between the columns; only a single page
+    // larger than that (a dictionary page) is read beyond it, whole.
+    assert!(
+        largest <= 64 * 1024,
+        "a read of {largest} bytes with a 32 KiB budget"
+    );
+    assert_eq!(file.bytes_read(), windowed.total.load(Ordering::Relaxed));
+    // Every byte of the chunks was read once: the windows do not overlap.
+    assert!(file.bytes_read() <= windowed.bytes.len() as u64 + 64 * 1024);
+}
+
+/// Ranges whose reads fail (connection reset) after the first `ok`.
+struct Flaky {
+    bytes: Vec<u8>,
+    ok: usize,
+    reads: AtomicU64,
+}
+
+impl ByteRanges for Flaky {
+    fn len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+    fn read_range(&self, start: u64, len: usize) -> io::Result<Vec<u8>> {
+        if self.reads.fetch_add(1, Ordering::Relaxed) as usize >= self.ok {
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "connection reset",
+            ));
+        }
+        self.bytes.read_range(start, len)
+    }
+}
+
+#[test]
+fn a_failed_read_is_retryable_in_every_mode() {
+    let text = generated(12_000);
+    let opts = ParquetOpts {
+        compression: Compression::UNCOMPRESSED,
+        row_group_rows: 6_000,
+        page_rows: 250,
+        ..ParquetOpts::default()
+    };
+    let bytes = text_to_parquet(&text, &opts);
+    for (budget, ok) in [(None, 0), (None, 2), (Some(32 * 1024), 7)] {
+        let flaky = Flaky {
+            bytes: bytes.clone(),
+            ok,
+            reads: AtomicU64::new(0),
+        };
+        let e = match budget {
+            None => analyze_parquet(flaky, source(), &Config::default(), NOW, None).unwrap_err(),
+            Some(b) => {
+                let mut file = match ParquetFile::open(flaky) {
+                    Ok(f) => f,
+                    Err(e) => panic!("{e}"),
+                };
+                file.set_row_group_budget(b);
+                let mut failed = None;
+                for g in 0..file.row_groups() {
+                    if let Err(e) = file.read_row_group(g, |_| {}) {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+                match failed {
+                    Some(flowguard::flowlog::parquet::ParquetInputError::Read {
+                        error, ..
+                    }) => {
+                        assert_eq!(error.kind(), io::ErrorKind::ConnectionReset);
+                        continue;
+                    }
+                    other => panic!("budget {b}: {other:?}"),
+                }
+            }
+        };
+        assert!(
+            matches!(e, AnalyzeError::Read { .. }),
+            "{ok} good reads: {e}"
+        );
+        assert!(e.is_retryable(), "{ok} good reads: {e}");
+        assert!(e.to_string().contains("connection reset"), "{e}");
+    }
+}
+
+#[test]
 fn a_small_parquet_file_is_read_once() {
     let text = busy_v5();
-    let file = Recorded {
+    let file = Arc::new(Recorded {
         bytes: text_to_parquet(&text, &ParquetOpts::default()),
         reads: Mutex::new(Vec::new()),
         total: AtomicU64::new(0),
-    };
-    let r = analyze_parquet(&file, source(), &Config::default(), NOW, None).unwrap();
+    });
+    let r = analyze_parquet(file.clone(), source(), &Config::default(), NOW, None).unwrap();
     assert_eq!(*file.reads.lock().unwrap(), [(0, file.bytes.len())]);
     assert_eq!(r.files.compressed_bytes, file.bytes.len() as u64);
 }
