@@ -253,16 +253,17 @@ impl TextColumns for crate::flowlog::RecordView<'_> {
 
 impl TextColumns for RowText<'_> {
     fn text(&self, field: Field) -> Option<&str> {
+        std::str::from_utf8(self.raw(field)?).ok()
+    }
+    #[inline]
+    fn raw(&self, field: Field) -> Option<&[u8]> {
         match field {
             Field::ACCOUNT_ID => self.account_id,
             Field::REGION => self.region,
             Field::INTERFACE_ID => self.interface_id,
             _ => None,
         }
-        .filter(|t| *t != "-")
-    }
-    fn raw(&self, field: Field) -> Option<&[u8]> {
-        self.text(field).map(str::as_bytes)
+        .filter(|t| *t != b"-")
     }
 }
 

@@ -23,6 +23,7 @@
 use std::io::{self, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -727,23 +728,59 @@ enum Values {
     Bytes(Vec<ByteArray>),
 }
 
-/// A column being read: its reader, the batch of values and levels, and
-/// the cursor of the next non-null value.
+/// The values and definition levels of one column for a batch of rows.
+struct ColumnValues {
+    values: Values,
+    defs: Vec<i16>,
+}
+
+impl ColumnValues {
+    fn new(physical: PhysicalType) -> ColumnValues {
+        let values = match physical {
+            PhysicalType::INT32 => Values::I32(Vec::with_capacity(BATCH_ROWS)),
+            PhysicalType::INT64 => Values::I64(Vec::with_capacity(BATCH_ROWS)),
+            _ => Values::Bytes(Vec::with_capacity(BATCH_ROWS)),
+        };
+        ColumnValues {
+            values,
+            defs: Vec::with_capacity(BATCH_ROWS),
+        }
+    }
+
+    /// Whether row `i` of the batch has a value (is not null).
+    #[inline]
+    fn present(&self, plan: &ColumnPlan, i: usize) -> bool {
+        plan.max_def == 0 || self.defs.get(i) == Some(&plan.max_def)
+    }
+}
+
+/// A batch of rows as decoded: the values of every planned column.
+struct ColumnBatch {
+    rows: usize,
+    cols: Vec<ColumnValues>,
+}
+
+impl ColumnBatch {
+    fn new(plan: &[ColumnPlan]) -> ColumnBatch {
+        ColumnBatch {
+            rows: 0,
+            cols: plan.iter().map(|c| ColumnValues::new(c.physical)).collect(),
+        }
+    }
+}
+
+/// A column being read.
 struct ColumnCursor<'p> {
     plan: &'p ColumnPlan,
     reader: ColumnReader,
-    values: Values,
-    defs: Vec<i16>,
-    next: usize,
 }
 
 impl ColumnCursor<'_> {
-    /// Reads the next `n` rows of the column.
-    fn fill(&mut self, n: usize) -> Result<(), String> {
-        self.defs.clear();
-        self.next = 0;
-        let defs = (self.plan.max_def > 0).then_some(&mut self.defs);
-        let read = match (&mut self.reader, &mut self.values) {
+    /// Reads the next `n` rows of the column into `into`.
+    fn fill(&mut self, into: &mut ColumnValues, n: usize) -> Result<(), String> {
+        into.defs.clear();
+        let defs = (self.plan.max_def > 0).then_some(&mut into.defs);
+        let read = match (&mut self.reader, &mut into.values) {
             (ColumnReader::Int32ColumnReader(r), Values::I32(v)) => {
                 v.clear();
                 r.read_records(n, defs, None, v)
@@ -772,60 +809,185 @@ impl ColumnCursor<'_> {
         }
         Ok(())
     }
-
-    /// Moves to row `i` of the batch: the index of its value, or `None`
-    /// for a null.
-    #[inline]
-    fn advance(&mut self, i: usize) -> Option<usize> {
-        if self.plan.max_def > 0 && self.defs.get(i).copied().unwrap_or(0) < self.plan.max_def {
-            return None;
-        }
-        self.next += 1;
-        Some(self.next - 1)
-    }
-
-    /// Value `k` of the batch.
-    #[inline]
-    fn value(&self, k: usize) -> Result<Value<'_>, String> {
-        let v = match &self.values {
-            Values::I32(v) => v.get(k).map(|x| {
-                if self.plan.unsigned {
-                    Value::Int(i64::from(*x as u32))
-                } else {
-                    Value::Int(i64::from(*x))
-                }
-            }),
-            Values::I64(v) => v.get(k).map(|x| {
-                if self.plan.unsigned {
-                    Value::Unsigned(*x as u64)
-                } else {
-                    Value::Int(*x)
-                }
-            }),
-            Values::Bytes(v) => v.get(k).map(|b| Value::Bytes(b.data())),
-        };
-        v.ok_or_else(|| format!("column '{}' has fewer values than levels", self.plan.name))
-    }
 }
 
-/// One non-null value as decoded.
-enum Value<'a> {
-    Int(i64),
-    Unsigned(u64),
-    Bytes(&'a [u8]),
+/// One batch of rows, built a column at a time: each column writes its
+/// slot of every record in one loop, so the field's type is looked at once
+/// per column, not once per value.
+struct RowBatch {
+    recs: Vec<FlowRecord>,
+    /// Why a row is malformed (the first bad column, as in text).
+    bad: Vec<Option<LineError>>,
+    /// For the text columns (account-id, region, interface-id): which
+    /// column cursor holds them and each row's value index there.
+    text: [(Option<usize>, Vec<Option<u32>>); 3],
 }
 
-impl Value<'_> {
-    fn invalid(&self, name: &str) -> LineError {
-        let value = match self {
-            Value::Int(x) => x.to_string(),
-            Value::Unsigned(x) => x.to_string(),
-            Value::Bytes(b) => truncate(&String::from_utf8_lossy(b), 64).to_string(),
-        };
-        LineError::InvalidValue {
-            field: name.to_string(),
-            value,
+impl RowBatch {
+    fn new() -> RowBatch {
+        RowBatch {
+            recs: Vec::with_capacity(BATCH_ROWS),
+            bad: Vec::with_capacity(BATCH_ROWS),
+            text: Default::default(),
         }
+    }
+
+    /// Types the rows of a batch. Fails when a column is damaged (fewer
+    /// values than non-null rows).
+    fn build(&mut self, plan: &[ColumnPlan], batch: &ColumnBatch) -> Result<(), String> {
+        let n = batch.rows;
+        self.recs.clear();
+        self.recs.resize(n, FlowRecord::default());
+        self.bad.clear();
+        self.bad.resize(n, None);
+        for (col, idx) in &mut self.text {
+            *col = None;
+            idx.clear();
+        }
+        for (ci, (plan, c)) in plan.iter().zip(&batch.cols).enumerate() {
+            let recs = &mut self.recs;
+            let bad = &mut self.bad;
+            // Each present value in row order: (row, value index).
+            let mut k = 0usize;
+            let mut rows = (0..n).filter(|&i| c.present(plan, i)).map(|i| {
+                k += 1;
+                (i, k - 1)
+            });
+            let invalid = |bad: &mut Vec<Option<LineError>>, i: usize, value: String| {
+                if let Some(slot @ None) = bad.get_mut(i) {
+                    *slot = Some(LineError::InvalidValue {
+                        field: plan.name.clone(),
+                        value,
+                    });
+                }
+            };
+            let mut short = false;
+            match (&c.values, plan.kind) {
+                (Values::I32(v), FieldKind::Int { max }) => {
+                    for (i, k) in rows.by_ref() {
+                        let Some(&x) = v.get(k) else {
+                            short = true;
+                            break;
+                        };
+                        let x = if plan.unsigned {
+                            i64::from(x as u32)
+                        } else {
+                            i64::from(x)
+                        };
+                        match u64::try_from(x) {
+                            Ok(u) if u <= max => set_int(&mut recs[i], plan.slot, u),
+                            _ => invalid(bad, i, x.to_string()),
+                        }
+                    }
+                }
+                (Values::I64(v), FieldKind::Int { max }) => {
+                    for (i, k) in rows.by_ref() {
+                        let Some(&x) = v.get(k) else {
+                            short = true;
+                            break;
+                        };
+                        let u = if plan.unsigned {
+                            Some(x as u64)
+                        } else {
+                            u64::try_from(x).ok()
+                        };
+                        match u {
+                            Some(u) if u <= max => set_int(&mut recs[i], plan.slot, u),
+                            Some(u) => invalid(bad, i, u.to_string()),
+                            None => invalid(bad, i, x.to_string()),
+                        }
+                    }
+                }
+                (Values::Bytes(v), kind) => {
+                    let text_slot = match plan.field {
+                        Field::ACCOUNT_ID => Some(0),
+                        Field::REGION => Some(1),
+                        Field::INTERFACE_ID => Some(2),
+                        _ => None,
+                    };
+                    if let Some(t) = text_slot {
+                        self.text[t].0 = Some(ci);
+                        self.text[t].1.resize(n, None);
+                    }
+                    for (i, k) in rows.by_ref() {
+                        let Some(b) = v.get(k) else {
+                            short = true;
+                            break;
+                        };
+                        let b = b.data();
+                        let ok = match kind {
+                            FieldKind::Int { max } => match parse_u64(b) {
+                                Some(x) if x <= max => {
+                                    set_int(&mut recs[i], plan.slot, x);
+                                    true
+                                }
+                                _ => false,
+                            },
+                            FieldKind::Addr => match parse_addr(b) {
+                                Some(a) => {
+                                    set_addr(&mut recs[i], plan.slot, a);
+                                    true
+                                }
+                                None => false,
+                            },
+                            FieldKind::Text => {
+                                if !b.is_ascii() && std::str::from_utf8(b).is_err() {
+                                    // As for a line: invalid UTF-8 is the
+                                    // verdict, whatever else is wrong.
+                                    bad[i] = Some(LineError::InvalidUtf8);
+                                }
+                                if let Some(t) = text_slot {
+                                    self.text[t].1[i] = u32::try_from(k).ok();
+                                }
+                                true
+                            }
+                            kind => set_word(&mut recs[i], kind, b),
+                        };
+                        if !ok {
+                            let value = truncate(&String::from_utf8_lossy(b), 64).to_string();
+                            invalid(bad, i, value);
+                        }
+                    }
+                }
+                // Planned columns of other types are refused when the file
+                // is opened.
+                _ => {}
+            }
+            if short {
+                return Err(format!(
+                    "column '{}' holds fewer values than its non-null rows",
+                    plan.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Row `i`: the typed record and its text columns, or why it is bad.
+    fn row<'c>(
+        &self,
+        batch: &'c ColumnBatch,
+        i: usize,
+    ) -> Result<(FlowRecord, RowText<'c>), LineError> {
+        if let Some(e) = &self.bad[i] {
+            return Err(e.clone());
+        }
+        let text = |t: usize| -> Option<&'c [u8]> {
+            let (col, idx) = &self.text[t];
+            let k = (*idx.get(i)?)? as usize;
+            match &batch.cols.get((*col)?)?.values {
+                Values::Bytes(v) => v.get(k).map(|b| b.data()),
+                _ => None,
+            }
+        };
+        Ok((
+            self.recs[i],
+            RowText {
+                account_id: text(0),
+                region: text(1),
+                interface_id: text(2),
+            },
+        ))
     }
 }
 
@@ -847,100 +1009,71 @@ where
             SerializedPageReader::new(Arc::new(chunk), group.column(c.leaf), rows, None)
                 .map_err(|e| format!("column '{}': {e}", c.name))?,
         );
-        let values = match c.physical {
-            PhysicalType::INT32 => Values::I32(Vec::with_capacity(BATCH_ROWS)),
-            PhysicalType::INT64 => Values::I64(Vec::with_capacity(BATCH_ROWS)),
-            _ => Values::Bytes(Vec::with_capacity(BATCH_ROWS)),
-        };
         cursors.push(ColumnCursor {
             plan: c,
             reader: get_column_reader(c.descr.clone(), pages),
-            values,
-            defs: Vec::with_capacity(BATCH_ROWS),
-            next: 0,
         });
     }
-    let mut at: Vec<Option<usize>> = vec![None; cursors.len()];
-    let mut done = 0;
-    while done < rows {
-        let n = BATCH_ROWS.min(rows - done);
-        for c in &mut cursors {
-            c.fill(n)?;
+    if rows <= BATCH_ROWS {
+        // One batch (a small object): no thread to overlap with.
+        let mut batch = ColumnBatch::new(plan);
+        batch.rows = rows;
+        for (c, col) in cursors.iter_mut().zip(&mut batch.cols) {
+            c.fill(col, rows)?;
         }
-        for i in 0..n {
-            for (c, k) in cursors.iter_mut().zip(at.iter_mut()) {
-                *k = c.advance(i);
-            }
-            row(assemble(&cursors, &at)?);
+        let mut typed = RowBatch::new();
+        typed.build(plan, &batch)?;
+        for i in 0..rows {
+            row(typed.row(&batch, i));
         }
-        done += n;
+        return Ok(());
     }
-    Ok(())
-}
-
-/// Builds one row from the value `at[c]` of each column `c` (`None` for a
-/// null). A value that does not fit its field makes the row malformed.
-#[allow(clippy::type_complexity)]
-fn assemble<'c>(
-    cursors: &'c [ColumnCursor<'_>],
-    at: &[Option<usize>],
-) -> Result<Result<(FlowRecord, RowText<'c>), LineError>, String> {
-    let mut rec = FlowRecord::default();
-    let mut text = RowText::default();
-    for (c, k) in cursors.iter().zip(at) {
-        let Some(k) = *k else {
-            continue;
-        };
-        let plan = c.plan;
-        let v = c.value(k)?;
-        let ok = match (plan.kind, &v) {
-            (FieldKind::Int { max }, Value::Int(x)) => match u64::try_from(*x) {
-                Ok(x) if x <= max => {
-                    set_int(&mut rec, plan.slot, x);
-                    true
+    // Pages are decompressed and decoded on a thread of their own while
+    // this one types the rows of the previous batch.
+    let (tx, rx) = sync_channel::<Result<ColumnBatch, String>>(2);
+    let (free_tx, free_rx) = sync_channel::<ColumnBatch>(4);
+    std::thread::scope(|s| {
+        let decoder = s.spawn(move || {
+            let mut done = 0;
+            while done < rows {
+                let n = BATCH_ROWS.min(rows - done);
+                let mut batch = free_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| ColumnBatch::new(plan));
+                batch.rows = n;
+                for (c, col) in cursors.iter_mut().zip(&mut batch.cols) {
+                    if let Err(e) = c.fill(col, n) {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
                 }
-                _ => false,
-            },
-            (FieldKind::Int { max }, Value::Unsigned(x)) => {
-                let fits = *x <= max;
-                if fits {
-                    set_int(&mut rec, plan.slot, *x);
+                if tx.send(Ok(batch)).is_err() {
+                    return; // the rows are not wanted any more
                 }
-                fits
+                done += n;
             }
-            (FieldKind::Int { max }, Value::Bytes(b)) => match parse_u64(b) {
-                Some(x) if x <= max => {
-                    set_int(&mut rec, plan.slot, x);
-                    true
+        });
+        let mut typed = RowBatch::new();
+        let mut result = Ok(());
+        for batch in rx.iter() {
+            let batch = match batch.and_then(|b| typed.build(plan, &b).map(|()| b)) {
+                Ok(b) => b,
+                Err(e) => {
+                    result = Err(e);
+                    break;
                 }
-                _ => false,
-            },
-            (FieldKind::Addr, Value::Bytes(b)) => match parse_addr(b) {
-                Some(a) => {
-                    set_addr(&mut rec, plan.slot, a);
-                    true
-                }
-                None => false,
-            },
-            (FieldKind::Text, Value::Bytes(b)) => {
-                let Ok(s) = std::str::from_utf8(b) else {
-                    return Ok(Err(LineError::InvalidUtf8));
-                };
-                match plan.field {
-                    Field::ACCOUNT_ID => text.account_id = Some(s),
-                    Field::REGION => text.region = Some(s),
-                    _ => text.interface_id = Some(s),
-                }
-                true
+            };
+            for i in 0..batch.rows {
+                row(typed.row(&batch, i));
             }
-            (kind, Value::Bytes(b)) => set_word(&mut rec, kind, b),
-            _ => false,
-        };
-        if !ok {
-            return Ok(Err(v.invalid(&plan.name)));
+            let _ = free_tx.try_send(batch);
         }
-    }
-    Ok(Ok((rec, text)))
+        drop(rx);
+        match decoder.join() {
+            Ok(()) => result,
+            Err(_) => Err("the Parquet decoder failed on damaged data".into()),
+        }
+    })
 }
 
 /// Parquet files for the crate's unit tests (the integration tests have

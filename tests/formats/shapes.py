@@ -117,6 +117,7 @@ def to_parquet(text: bytes, out_path: str, *, compression: str = "gzip",
             options += f", ROW_GROUP_SIZE {int(row_group_size)}"
         con = duckdb.connect()
         con.execute("SET threads = 1")  # one row group order, as AWS writes
+        con.execute("SET enable_progress_bar = false")
         con.execute(
             f"COPY (SELECT * FROM read_csv({lit(src)}, delim = {lit(delim)}, header = true, "
             f"nullstr = '-', quote = '', escape = '', auto_detect = false, columns = {{{columns}}})) "
