@@ -61,7 +61,7 @@ const MERGE_GAP: u64 = 64 * 1024;
 /// The compressed bytes of one row group's column chunks held at once: a
 /// row group within it is read whole, a larger one through windows of
 /// this size split between its columns.
-pub const ROW_GROUP_BUDGET: u64 = 16 << 20;
+pub const ROW_GROUP_BUDGET: u64 = 8 << 20;
 /// The smallest window of a column chunk read through windows.
 const MIN_WINDOW: u64 = 4096;
 
@@ -659,16 +659,32 @@ impl<S: ByteRanges> ChunkInner<S> {
             let Some(src) = &self.src else {
                 return Err(outside());
             };
-            let n = (want_end - at).max(self.window).min(self.end - at);
-            let fresh = read(&**src, at, n).map_err(|e| {
+            // The next window starts at `at`; what is already held of it
+            // (the rest of the last window) is kept, not read again.
+            let window_end = want_end.max(at.saturating_add(self.window)).min(self.end);
+            let (from, mut buf) = if at >= *base && at < held_end {
+                let kept = &bytes[(at - base) as usize..];
+                let mut buf = Vec::with_capacity((window_end - at) as usize);
+                buf.extend_from_slice(kept);
+                (held_end, buf)
+            } else {
+                (at, Vec::new())
+            };
+            let fresh = read(&**src, from, window_end - from).map_err(|e| {
                 let message = e.to_string();
                 if let Ok(mut f) = self.failure.lock() {
                     f.get_or_insert(e);
                 }
                 parquet::errors::ParquetError::General(message)
             })?;
-            self.bytes_read.fetch_add(n, Ordering::Relaxed);
-            *held = (at, Bytes::from(fresh));
+            self.bytes_read
+                .fetch_add(window_end - from, Ordering::Relaxed);
+            if buf.is_empty() {
+                buf = fresh;
+            } else {
+                buf.extend_from_slice(&fresh);
+            }
+            *held = (at, Bytes::from(buf));
         }
         let (base, bytes) = &*held;
         let from = (at - base) as usize;
@@ -676,7 +692,14 @@ impl<S: ByteRanges> ChunkInner<S> {
             Some(l) => from + l,
             None => bytes.len(),
         };
-        Ok(bytes.slice(from..to))
+        let out = bytes.slice(from..to);
+        if len.is_some() && want_end == self.end {
+            // The chunk's last page: it is read forward only, so nothing
+            // here is needed again. Letting go lets its bytes be freed as
+            // soon as the page is decompressed, not at the row group's end.
+            *held = (self.end, Bytes::new());
+        }
+        Ok(out)
     }
 }
 

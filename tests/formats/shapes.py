@@ -125,6 +125,42 @@ def to_parquet(text: bytes, out_path: str, *, compression: str = "gzip",
         con.close()
 
 
+def text_file_to_parquet(path: str, out_path: str, *, compression: str = "gzip",
+                         row_group_size: int | None = None) -> None:
+    """Like to_parquet for a large single-spaced object on disk (gzip or
+    plain, such as `flowguard generate` output): DuckDB reads it directly,
+    nothing is held in Python."""
+    import duckdb
+
+    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
+        fields = [n.replace("_", "-") for n in f.readline().split()]
+    columns = ", ".join(f"'{n.replace('-', '_')}': '{duck_type(n)}'" for n in fields)
+    lit = lambda p: "'" + p.replace("'", "''") + "'"  # noqa: E731
+    options = f"FORMAT parquet, COMPRESSION {compression}"
+    if row_group_size:
+        options += f", ROW_GROUP_SIZE {int(row_group_size)}"
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    con.execute("SET enable_progress_bar = false")
+    con.execute(
+        f"COPY (SELECT * FROM read_csv({lit(path)}, delim = ' ', header = true, nullstr = '-', "
+        f"quote = '', escape = '', auto_detect = false, columns = {{{columns}}})) "
+        f"TO {lit(out_path)} ({options})")
+    con.close()
+
+
+def row_groups(path: str) -> list[tuple[int, int]]:
+    """(rows, compressed bytes of its column chunks) of each row group."""
+    import duckdb
+
+    con = duckdb.connect()
+    lit = "'" + path.replace("'", "''") + "'"
+    rows = con.execute(f"SELECT row_group_id, any_value(row_group_num_rows), sum(total_compressed_size) "
+                       f"FROM parquet_metadata({lit}) GROUP BY row_group_id ORDER BY row_group_id").fetchall()
+    con.close()
+    return [(int(r[1]), int(r[2])) for r in rows]
+
+
 def cwl_documents(text: bytes, *, owner: str = "123456789012", per_document: int = 3,
                   log_group: str = "vpc-flow-logs", start_ms: int = 1750961400000) -> list[dict]:
     """The records of `text` (without its header) as CloudWatch Logs
