@@ -104,7 +104,7 @@ pub struct Config {
     /// The fields of the messages of CloudWatch Logs exports (the log
     /// group's format, which the messages do not repeat): hyphenated names
     /// separated by spaces or commas, or the flow log's `${field}` format
-    /// string. Default: the v2 default format.
+    /// string. Default (or empty): the v2 default format.
     #[serde(deserialize_with = "cwl_fields")]
     pub cwl_fields: Format,
 }
@@ -286,6 +286,10 @@ struct CwlFields(Format);
 impl FromStr for CwlFields {
     type Err = String;
     fn from_str(s: &str) -> Result<CwlFields, String> {
+        if s.trim().is_empty() {
+            // Not set (an empty template parameter): the default format.
+            return Ok(CwlFields(Format::default_v2()));
+        }
         let mut names: Vec<String> = Vec::new();
         for token in s.split([',', ' ', '\t', '\n']).filter(|t| !t.is_empty()) {
             let name = token
@@ -647,6 +651,8 @@ mod tests {
         };
         let d = env(&[]).unwrap();
         assert_eq!(names(&d.cwl_fields), names(&Format::default_v2()));
+        let empty = env(&[("FLOWGUARD_CWL_FIELDS", " ")]).unwrap();
+        assert_eq!(names(&empty.cwl_fields), names(&Format::default_v2()));
         for list in [
             "version srcaddr dstaddr action",
             "version,srcaddr, dstaddr,action",

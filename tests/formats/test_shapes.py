@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -167,3 +168,25 @@ def test_parquet_columns_are_aws_names_and_types(tmp_path: Path) -> None:
                       "end": "INT64", "action": "BYTE_ARRAY", "log_status": "BYTE_ARRAY"}
     nulls = con.execute(f"SELECT count(*) FROM '{out}' WHERE srcaddr IS NULL").fetchone()[0]
     assert nulls == 2  # the NODATA and SKIPDATA records
+
+
+def test_deploy_ddl_of_raw_parquet_has_aws_types() -> None:
+    """The Glue DDL in infra/DEPLOY.md for raw Parquet flow logs: AWS's
+    column types (INT32 -> int, INT64 -> bigint, strings), and partition
+    projection whose location template uses exactly the partition keys."""
+    text = (ROOT / "infra" / "DEPLOY.md").read_text()
+    ddl = next(block for block in re.findall(r"```sql\n(.*?)```", text, re.S)
+               if "CREATE EXTERNAL TABLE" in block and "vpc_flow_logs_parquet" in block)
+    body = ddl.split("(", 1)[1].split("\n)", 1)[0]
+    columns = dict(re.findall(r"^\s*`?([a-z_]+)`?\s+([a-z]+),?$", body, re.M))
+    assert list(columns) == [f.replace("-", "_") for f in shapes.V2_FIELDS], columns
+    athena = {"INTEGER": "int", "BIGINT": "bigint", "VARCHAR": "string"}
+    for name, typ in columns.items():
+        assert typ == athena[shapes.duck_type(name.replace("_", "-"))], (name, typ)
+    assert columns["protocol"] == "int"
+    keys = re.findall(r"(\w+) string", ddl.split("PARTITIONED BY", 1)[1].split(")", 1)[0])
+    template = re.search(r"'storage.location.template' = '([^']+)'", ddl)[1]
+    assert sorted(re.findall(r"\$\{(\w+)\}", template)) == sorted(keys), (template, keys)
+    assert "STORED AS PARQUET" in ddl and "'projection.enabled' = 'true'" in ddl
+    for key in keys:
+        assert f"'projection.{key}.type'" in ddl, key
