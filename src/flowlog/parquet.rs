@@ -11,8 +11,10 @@
 //! then each row group's column chunks, decoded page by page. A row group
 //! whose chunks fit in [`ROW_GROUP_BUDGET`] is read at once (adjacent
 //! chunks merged into one read); a larger one (writers that put a whole
-//! object in one row group) is read through a window per column, so memory
-//! stays bounded by the budget whatever the row group's size.
+//! object in one row group) is read through a window per column, so the
+//! compressed bytes held stay within the budget whatever the row group's
+//! size. Besides them, each column holds its current page decompressed
+//! (pages are decoded whole; writers cut them at about 1 MB).
 //!
 //! A value that does not fit its field (a port above 65535, a negative
 //! counter, a bad address) is a malformed record with its row number, as in
