@@ -63,7 +63,7 @@ test: venv lint
 	$(CARGO) build --lib --no-default-features
 	$(CARGO) build --bins
 	$(CARGO) test --all-targets
-	$(VPY) -m pytest -q tests/infra tests/summaries
+	$(VPY) -m pytest -q tests/infra tests/summaries tests/formats
 	scripts/with-moto $(VPY) -m pytest -q tests/e2e
 
 build:

@@ -15,6 +15,11 @@ is gitignored; a sidecar .json records seed, records and sizes):
              (read_csv, explicit types for the 14 v2 fields) into a table and
              answers the same three questions as flowguard's summaries
              (ports, top-100 talkers, SSH/RDP activity)
+  flowguard (Parquet)
+             `flowguard analyze` on the same records as Parquet (written once
+             by DuckDB, as AWS's FileFormat=parquet: Gzip pages, INT32/INT64
+             columns, row groups of a million records; cached beside the
+             text object); with --lambda also the Lambda path on it
 
 The tools run round-robin (flowguard, zcat, duckdb, flowguard, ...) so that
 drift on the machine hits them alike. Wall time is time.perf_counter() around
@@ -217,6 +222,8 @@ class Input:
     path: str
     gzip_bytes: int
     text_bytes: int
+    parquet_path: str | None = None
+    parquet_bytes: int = 0
 
     @property
     def label(self) -> str:
@@ -288,6 +295,38 @@ def ensure_input(flowguard: str, records: int, seed: int, shown_as: str | None =
     print(f"bench: generated {path} in {time.perf_counter() - t0:.1f} s "
           f"({text_bytes / 1e6:.0f} MB text, {meta['gzip_bytes'] / 1e6:.0f} MB gzip)", file=sys.stderr)
     return Input(records, seed, path, meta["gzip_bytes"], text_bytes)
+
+
+PARQUET_ROW_GROUP = 1_000_000
+
+
+def ensure_parquet(inp: Input) -> None:
+    """The same records as Parquet beside the text object (converted once,
+    by DuckDB in a child process, with tests/formats/shapes.py)."""
+    path = inp.path[: -len(".log.gz")] + ".log.parquet"
+    sidecar = path + ".json"
+    if os.path.exists(path) and os.path.exists(sidecar):
+        with open(sidecar) as f:
+            meta = json.load(f)
+        if meta.get("from_gzip_bytes") == inp.gzip_bytes and meta.get("bytes") == os.path.getsize(path):
+            inp.parquet_path, inp.parquet_bytes = path, meta["bytes"]
+            return
+    tmp = path + ".tmp"
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import shapes; "
+            "shapes.text_file_to_parquet(sys.argv[2], sys.argv[3], row_group_size=int(sys.argv[4]))")
+    print(f"bench: converting {records_label(inp.records)} records to Parquet", file=sys.stderr)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, os.path.join(REPO, "tests", "formats"), inp.path, tmp,
+                    str(PARQUET_ROW_GROUP)], check=True, stdin=subprocess.DEVNULL)
+    os.replace(tmp, path)
+    meta = {"records": inp.records, "from_gzip_bytes": inp.gzip_bytes, "bytes": os.path.getsize(path),
+            "row_group_records": PARQUET_ROW_GROUP, "writer": "DuckDB (tests/formats/shapes.py), COMPRESSION gzip"}
+    with open(sidecar, "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+    print(f"bench: wrote {path} in {time.perf_counter() - t0:.1f} s ({meta['bytes'] / 1e6:.0f} MB)",
+          file=sys.stderr)
+    inp.parquet_path, inp.parquet_bytes = path, meta["bytes"]
 
 
 def warm_cache(path: str) -> None:
@@ -362,7 +401,7 @@ def cross_check(fg: dict[str, Any], db: dict[str, Any]) -> list[str]:
 
 # --- the Lambda path ---------------------------------------------------------------
 
-def lambda_runs(binary: str, inp: Input, runs: int) -> tuple[list[Run], list[str]]:
+def lambda_runs(binary: str, inp: Input, runs: int, path: str | None = None) -> tuple[list[Run], list[str]]:
     """Uploads the object to moto, invokes the real binary through a local
     Runtime API, once per fresh process; wall time of the invocation and the
     process's VmHWM."""
@@ -379,21 +418,32 @@ def lambda_runs(binary: str, inp: Input, runs: int) -> tuple[list[Run], list[str
               aws_secret_access_key="testing")
     s3 = boto3.client("s3", config=BotoConfig(s3={"addressing_style": "path"}), **kw)
     bucket = "flowguard-bench"
-    key = os.path.relpath(inp.path, DATA_DIR)
+    path = path or inp.path
+    size = os.path.getsize(path)
+    key = os.path.relpath(path, DATA_DIR)
     try:
         s3.create_bucket(Bucket=bucket)
     except s3.exceptions.BucketAlreadyOwnedByYou:
         pass
     t0 = time.perf_counter()
-    with open(inp.path, "rb") as f:
+    with open(path, "rb") as f:
         s3.put_object(Bucket=bucket, Key=key, Body=f)
-    notes = [f"uploaded {inp.gzip_bytes / 1e6:.0f} MB to moto in {time.perf_counter() - t0:.1f} s"]
+    notes = [f"uploaded {size / 1e6:.0f} MB ({os.path.basename(path)}) to moto in "
+             f"{time.perf_counter() - t0:.1f} s"]
+    if path.endswith(".parquet"):
+        # Parquet is read by ranged GETs: what one costs here, for reading
+        # the wall time (moto copies the whole object for each request).
+        t0 = time.perf_counter()
+        for i in range(5):
+            s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={i << 20}-{(i + 1 << 20) - 1}")["Body"].read()
+        notes.append(f"a ranged GET of 1 MiB of this object from moto takes "
+                     f"{(time.perf_counter() - t0) / 5 * 1000:.0f} ms (moto copies the whole object per request)")
     event = {"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
         "eventTime": "2025-06-26T18:25:03.114Z", "eventName": "ObjectCreated:Put",
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "flowguard-bench",
                "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {"key": key, "size": inp.gzip_bytes, "sequencer": "00685D8F1F6B1A2C3D"}},
+               "object": {"key": key, "size": size, "sequencer": "00685D8F1F6B1A2C3D"}},
     }]}
     env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("FLOWGUARD_")}
     env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
@@ -684,6 +734,8 @@ def main() -> int:
                     help="a flowguard binary to compare with, run round-robin with the others "
                          "(e.g. one built from the previous release)")
     ap.add_argument("--baseline-label", default="", help="what the baseline is (e.g. a commit)")
+    ap.add_argument("--no-parquet", action="store_true",
+                    help="skip the Parquet rows (the same records as Parquet)")
     ap.add_argument("--lambda", dest="lambda_", action="store_true",
                     help="add the Lambda path row (needs MOTO_ENDPOINT: run under scripts/with-moto)")
     ap.add_argument("--lambda-bin", default=os.environ.get("FLOWGUARD_LAMBDA_BIN")
@@ -765,6 +817,13 @@ def measure_all(args: argparse.Namespace, md_path: str, flowguard: str, snap_dir
         warm_cache(inp.path)
         tools = (["flowguard"] + ([baseline_tool] if baseline_tool else []) + ["zcat"]
                  + (["duckdb"] if have_duckdb else []))
+        if not args.no_parquet:
+            ensure_parquet(inp)
+            warm_cache(inp.parquet_path)
+            tools.append("flowguard (Parquet)")
+            commands.append(shlex.join(flowguard_argv(os.path.relpath(fg_path, REPO), "OUT_DIR",
+                                                      os.path.relpath(inp.parquet_path, REPO)))
+                            + " > /dev/null   # the same records as Parquet")
         runs: dict[str, list[Run]] = {t: [] for t in tools}
         fg_tables = db_check = None
         rel = os.path.relpath(inp.path, REPO)
@@ -790,6 +849,19 @@ def measure_all(args: argparse.Namespace, md_path: str, flowguard: str, snap_dir
                     out_dir = tempfile.mkdtemp(prefix="flowguard-bench-")
                     try:
                         run, _, _ = run_measured(flowguard_argv(baseline_bin, out_dir, inp.path))
+                    finally:
+                        shutil.rmtree(out_dir, ignore_errors=True)
+                elif tool == "flowguard (Parquet)":
+                    out_dir = tempfile.mkdtemp(prefix="flowguard-bench-")
+                    try:
+                        run, _, _ = run_measured(flowguard_argv(flowguard, out_dir, inp.parquet_path))
+                        if i == args.runs - 1:
+                            pq_tables = read_flowguard_tables(out_dir)
+                            same = "the same as" if pq_tables == fg_tables else "DIFFERENT from"
+                            notes.append(f"Parquet at {inp.label}: {inp.parquet_bytes / 1e6:.0f} MB "
+                                         f"(Gzip pages, row groups of {PARQUET_ROW_GROUP:,} records); "
+                                         f"flowguard's tables from it are {same} those from the text"
+                                         + ("" if pq_tables == fg_tables else f": {pq_tables} vs {fg_tables}"))
                     finally:
                         shutil.rmtree(out_dir, ignore_errors=True)
                 elif tool == "zcat":
@@ -845,6 +917,12 @@ def measure_all(args: argparse.Namespace, md_path: str, flowguard: str, snap_dir
             print(f"bench: Lambda path on {inp.label} records via moto", file=sys.stderr)
             lruns, lnotes = lambda_runs(binary, inp, args.runs)
             rows.append(Row(inp, "lambda (moto S3)", lruns))
+            if not args.no_parquet:
+                if not inp.parquet_path:
+                    ensure_parquet(inp)
+                pruns, pnotes = lambda_runs(binary, inp, args.runs, path=inp.parquet_path)
+                rows.append(Row(inp, "lambda, Parquet (moto S3)", pruns))
+                lnotes += [f"Parquet: {n}" for n in pnotes]
             rows.sort(key=lambda r: r.inp.records)  # keep the rows of one input together
             notes += [f"Lambda path: {n}" for n in lnotes]
             notes.append(f"Lambda path: `{binary_state(binary)}`, one fresh process per run, the wall "

@@ -1,16 +1,17 @@
-//! The sans-I/O engine: lines of one object in, a [`Report`] out.
+//! The sans-I/O engine: records of one object in, a [`Report`] out.
 //!
 //! The caller feeds decompressed text (see [`crate::stream`] for the
-//! threaded reader that does it for any `Read`), then calls
-//! [`Engine::finish`]. A bad line is counted and sampled; a bad object is an
-//! [`AnalyzeError`] naming it.
+//! threaded reader that does it for any `Read`), or records that arrive
+//! already typed (Parquet rows, [`Scanner::push_typed`]), then calls
+//! [`Engine::finish`]. A bad record is counted and sampled; a bad object is
+//! an [`AnalyzeError`] naming it.
 
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::flow::{Flow, NO_INTERFACE};
 use crate::flowlog::{
-    Field, FirstLine, FlowRecord, Format, LineError, LineParser, LogStatus, MAX_LINE_BYTES,
+    Field, FirstLine, FlowRecord, Format, LineError, LineParser, LogStatus, RowText, MAX_LINE_BYTES,
 };
 use crate::rules::{
     all_rules, Candidate, CandidateSink, Finding, FindingContext, InterfaceTable, Rule, Thresholds,
@@ -200,6 +201,8 @@ enum State {
     /// Waiting for the first non-blank line.
     Start,
     Parsing(LineParser),
+    /// Records arrive typed (Parquet rows); the object's column names.
+    Typed(Vec<String>),
     Failed(String),
 }
 
@@ -213,24 +216,99 @@ pub struct Observation {
     pub interface: u32,
 }
 
-/// The first half of the engine: lines in, typed observations out. It owns
-/// the format, the counts, malformed samples and what the records say about
-/// account, region and time.
+/// The first half of the engine: lines (or typed rows) in, typed
+/// observations out. It owns the format, the counts, malformed samples and
+/// what the records say about account, region and time.
 pub struct Scanner {
     source: SourceRef,
     state: State,
-    counts: Counts,
+    /// Number of the current line (or row, or event): see `unit`.
     line_no: u64,
+    /// What a record is called in malformed samples: `line`, `row`, `event`.
+    unit: &'static str,
     samples: Vec<String>,
+    tally: Tally,
+    uncompressed: u64,
+    warnings: Vec<String>,
+    /// The text being scanned is ASCII (so valid UTF-8).
+    known_utf8: bool,
+}
+
+/// What the parsed records of an object add up to, whatever shape they
+/// came in: counts, interned interfaces, account, region and time span.
+#[derive(Default)]
+struct Tally {
+    counts: Counts,
     interfaces: InterfaceTable,
     account: Option<String>,
     region: Option<String>,
     /// The records' event times.
     span: TimeSpan,
-    uncompressed: u64,
-    warnings: Vec<String>,
-    /// The text being scanned is ASCII (so valid UTF-8).
-    known_utf8: bool,
+}
+
+/// The text columns the scanner reads besides the typed core, looked up
+/// only when needed (the account and region once, the interface per
+/// record).
+trait TextColumns {
+    fn text(&self, field: Field) -> Option<&str>;
+    fn raw(&self, field: Field) -> Option<&[u8]>;
+}
+
+impl TextColumns for crate::flowlog::RecordView<'_> {
+    #[inline]
+    fn text(&self, field: Field) -> Option<&str> {
+        crate::flowlog::RecordView::text(self, field)
+    }
+    #[inline]
+    fn raw(&self, field: Field) -> Option<&[u8]> {
+        crate::flowlog::RecordView::raw(self, field)
+    }
+}
+
+impl TextColumns for RowText<'_> {
+    fn text(&self, field: Field) -> Option<&str> {
+        std::str::from_utf8(self.raw(field)?).ok()
+    }
+    #[inline]
+    fn raw(&self, field: Field) -> Option<&[u8]> {
+        match field {
+            Field::ACCOUNT_ID => self.account_id,
+            Field::REGION => self.region,
+            Field::INTERFACE_ID => self.interface_id,
+            _ => None,
+        }
+        .filter(|t| *t != b"-")
+    }
+}
+
+impl Tally {
+    /// Counts one parsed record and hands it on unless it is NODATA. The
+    /// same for every shape of object, so the aggregation sees identical
+    /// observations for the same data.
+    #[inline]
+    fn record<C: TextColumns>(&mut self, r: FlowRecord, cols: &C, out: &mut Vec<Observation>) {
+        if self.account.is_none() {
+            self.account = cols.text(Field::ACCOUNT_ID).and_then(safe_component);
+        }
+        if self.region.is_none() {
+            self.region = cols.text(Field::REGION).and_then(safe_component);
+        }
+        self.span.add(r.start, r.end);
+        let interface = cols
+            .raw(Field::INTERFACE_ID)
+            .map_or(NO_INTERFACE, |id| self.interfaces.intern(id));
+        match r.log_status {
+            Some(LogStatus::NoData) => self.counts.nodata += 1,
+            Some(LogStatus::SkipData) => self.counts.skipdata += 1,
+            Some(LogStatus::Ok) | None => self.counts.ok += 1,
+        }
+        if r.log_status != Some(LogStatus::NoData) {
+            out.push(Observation {
+                record: r,
+                interface,
+            });
+        }
+    }
 }
 
 /// The second half of the engine: observations in, rule state and summary
@@ -298,17 +376,68 @@ impl Scanner {
         Scanner {
             source,
             state: State::Start,
-            counts: Counts::default(),
             line_no: 0,
+            unit: "line",
             samples: Vec::new(),
-            interfaces: InterfaceTable::default(),
-            account: None,
-            region: None,
-            span: TimeSpan::default(),
+            tally: Tally::default(),
             uncompressed: 0,
             warnings: Vec::new(),
             known_utf8: false,
         }
+    }
+
+    /// Starts an object of header-less lines in a known format (the
+    /// messages of a CloudWatch Logs export): every non-blank line is a
+    /// record, called `unit` (`event`) in malformed samples.
+    pub fn begin_headerless(&mut self, format: Format, unit: &'static str) {
+        self.warnings.extend(format.warnings().iter().cloned());
+        self.state = State::Parsing(LineParser::new(format));
+        self.unit = unit;
+    }
+
+    /// Starts an object whose records arrive typed (Parquet rows, fed with
+    /// [`Scanner::push_typed`]): `fields` are its column names (hyphenated),
+    /// listed in the `files` row; `warnings` are notes about its columns.
+    pub fn begin_typed(&mut self, fields: Vec<String>, warnings: Vec<String>) {
+        self.state = State::Typed(fields);
+        self.unit = "row";
+        self.warnings.extend(warnings);
+    }
+
+    /// One record that arrived typed, counted exactly like a line: `Err` is
+    /// a malformed record, sampled as `row N`.
+    pub fn push_typed(
+        &mut self,
+        row: Result<(FlowRecord, RowText<'_>), LineError>,
+        out: &mut Vec<Observation>,
+    ) {
+        self.line_no += 1;
+        self.tally.counts.records += 1;
+        match row {
+            Ok((r, text)) => self.tally.record(r, &text, out),
+            Err(e) => self.note_malformed(&e),
+        }
+    }
+
+    /// The account named by the object's container (a CloudWatch Logs
+    /// export's `owner`); it counts before the records' `account-id`.
+    pub fn note_account(&mut self, account: &str) {
+        if self.tally.account.is_none() {
+            self.tally.account = safe_component(account);
+        }
+    }
+
+    /// Sets the decompressed bytes reported in `files.uncompressed_bytes`
+    /// for input that is not fed as text as it was stored (the pages of a
+    /// Parquet file, the JSON around CloudWatch messages).
+    pub fn set_uncompressed(&mut self, bytes: u64) {
+        self.uncompressed = bytes;
+    }
+
+    /// Decides that the object is not a flow log (a container that turned
+    /// out not to be one): [`Engine::finish`] reports `reason`.
+    pub fn fail(&mut self, reason: String) {
+        self.state = State::Failed(reason);
     }
 
     /// Feeds text made of whole lines (the last may lack its `\n` at the
@@ -340,8 +469,8 @@ impl Scanner {
                     self.line_no
                 ))
             }
-            State::Parsing(_) => {
-                self.counts.records += 1;
+            State::Parsing(_) | State::Typed(_) => {
+                self.tally.counts.records += 1;
                 self.note_malformed(&LineError::TooLong);
             }
             State::Failed(_) => {}
@@ -359,7 +488,7 @@ impl Scanner {
         }
         match &mut self.state {
             State::Parsing(_) => self.record(line, out),
-            State::Failed(_) => {}
+            State::Failed(_) | State::Typed(_) => {}
             // Same verdict as the streaming reader, which never buffers such
             // a line: an absurd first line is not a flow log.
             State::Start if line.len() > MAX_LINE_BYTES => {
@@ -388,50 +517,27 @@ impl Scanner {
         let State::Parsing(parser) = &mut self.state else {
             return;
         };
-        self.counts.records += 1;
-        let view = match parser.parse_with(line, self.known_utf8) {
-            Ok(v) => v,
-            Err(e) => {
-                self.note_malformed(&e);
-                return;
-            }
-        };
-        let r = view.record;
-        if self.account.is_none() {
-            self.account = view.text(Field::ACCOUNT_ID).and_then(safe_component);
-        }
-        if self.region.is_none() {
-            self.region = view.text(Field::REGION).and_then(safe_component);
-        }
-        self.span.add(r.start, r.end);
-        let interface = view
-            .raw(Field::INTERFACE_ID)
-            .map_or(NO_INTERFACE, |id| self.interfaces.intern(id));
-        match r.log_status {
-            Some(LogStatus::NoData) => self.counts.nodata += 1,
-            Some(LogStatus::SkipData) => self.counts.skipdata += 1,
-            Some(LogStatus::Ok) | None => self.counts.ok += 1,
-        }
-        if r.log_status != Some(LogStatus::NoData) {
-            out.push(Observation {
-                record: r,
-                interface,
-            });
+        self.tally.counts.records += 1;
+        match parser.parse_with(line, self.known_utf8) {
+            Ok(view) => self.tally.record(view.record, &view, out),
+            Err(e) => self.note_malformed(&e),
         }
     }
 
     /// Counts a malformed record (already counted in `records`) and keeps
     /// a sample of the first few.
+    #[cold]
     fn note_malformed(&mut self, e: &LineError) {
-        self.counts.malformed += 1;
+        self.tally.counts.malformed += 1;
         if self.samples.len() < MAX_MALFORMED_SAMPLES {
-            self.samples.push(format!("line {}: {e}", self.line_no));
+            self.samples
+                .push(format!("{} {}: {e}", self.unit, self.line_no));
         }
     }
 
     /// Counts so far.
     pub fn counts(&self) -> Counts {
-        self.counts
+        self.tally.counts
     }
 
     /// The object being scanned.
@@ -483,14 +589,14 @@ impl<'c> Engine<'c> {
 
     /// Counts so far.
     pub fn counts(&self) -> Counts {
-        self.scanner.counts
+        self.scanner.tally.counts
     }
 
     /// Entries held in bounded state, tables and rules (for memory-bound
     /// tests). Each map is capped at `max_tracked` entries (the scan rule's
     /// pair tables at twice that), so this stays under 24 × `max_tracked`.
     pub fn tracked_entries(&self) -> usize {
-        self.aggregator.tracked_entries() + self.scanner.interfaces.len()
+        self.aggregator.tracked_entries() + self.scanner.tally.interfaces.len()
     }
 
     /// Whether the object turned out not to be a flow log: the caller can
@@ -511,16 +617,20 @@ impl<'c> Engine<'c> {
         let Scanner {
             source,
             state,
-            counts,
+            unit,
             samples,
-            interfaces,
-            account,
-            region,
-            span,
+            tally,
             uncompressed,
             mut warnings,
             ..
         } = scanner;
+        let Tally {
+            counts,
+            interfaces,
+            account,
+            region,
+            span,
+        } = tally;
         let fields = match state {
             State::Failed(reason) => {
                 return Err(AnalyzeError::NotFlowLog {
@@ -542,7 +652,16 @@ impl<'c> Engine<'c> {
                 .iter()
                 .map(|c| c.name().to_string())
                 .collect(),
+            State::Typed(fields) => fields,
         };
+        if unit == "event" && counts.records > 0 && counts.malformed == counts.records {
+            warnings.push(format!(
+                "every one of the {} CloudWatch Logs messages is malformed: is cwl_fields \
+                 (now {} fields) the log group's format?",
+                counts.records,
+                fields.len()
+            ));
+        }
         let facts = KeyFacts::from_key(source.key_like());
         let partition = PartitionKey::resolve(&facts, account, region, span.first, now);
         let ctx = FindingContext {

@@ -15,6 +15,7 @@ use std::str::FromStr;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use crate::flowlog::{Field, Format};
 pub use crate::net::{Cidr, PortSet, TrustedNetworks};
 use crate::severity::{RuleId, Severity};
 
@@ -124,6 +125,12 @@ pub struct Config {
     /// that reach a per-object share of each threshold.
     #[serde(skip)]
     pub correlate: bool,
+    /// The fields of the messages of CloudWatch Logs exports (the log
+    /// group's format, which the messages do not repeat): hyphenated names
+    /// separated by spaces or commas, or the flow log's `${field}` format
+    /// string. Default (or empty): the v2 default format.
+    #[serde(deserialize_with = "cwl_fields")]
+    pub cwl_fields: Format,
 }
 
 impl Default for Config {
@@ -156,6 +163,7 @@ impl Default for Config {
             max_state_updates: 100,
             state_table: None,
             correlate: false,
+            cwl_fields: Format::default_v2(),
         }
     }
 }
@@ -298,6 +306,51 @@ impl FromStr for SummaryPrefix {
         }
         Ok(SummaryPrefix(p))
     }
+}
+
+/// `cwl_fields`: field names, each once, in the messages' order. A
+/// well-formed name flowguard does not know (a newer AWS field) is a text
+/// column, as in a header; anything else is an error.
+struct CwlFields(Format);
+
+impl FromStr for CwlFields {
+    type Err = String;
+    fn from_str(s: &str) -> Result<CwlFields, String> {
+        if s.trim().is_empty() {
+            // Not set (an empty template parameter): the default format.
+            return Ok(CwlFields(Format::default_v2()));
+        }
+        let mut names: Vec<String> = Vec::new();
+        for token in s.split([',', ' ', '\t', '\n']).filter(|t| !t.is_empty()) {
+            let name = token
+                .trim_start_matches("${")
+                .trim_end_matches('}')
+                .replace('_', "-");
+            let b = name.as_bytes();
+            let well_formed = b.first().is_some_and(u8::is_ascii_lowercase)
+                && b.len() <= 64
+                && b.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
+            if !well_formed {
+                return Err(format!(
+                    "'{token}' is not a flow-log field name (hyphenated names such as \
+                     version account-id interface-id srcaddr ...)"
+                ));
+            }
+            if names.contains(&name) {
+                return Err(format!("'{name}' is listed twice"));
+            }
+            names.push(name);
+        }
+        if !names.iter().any(|n| Field::from_name(n).is_some()) {
+            return Err("must list the fields of the log group's format".into());
+        }
+        Format::from_header(&names.join(" ")).map(CwlFields)
+    }
+}
+
+fn cwl_fields<'de, D: Deserializer<'de>>(d: D) -> Result<Format, D::Error> {
+    text::<D, CwlFields>(d).map(|f| f.0)
 }
 
 /// `max_tracked`: between [`MIN_TRACKED`] and [`MAX_TRACKED_LIMIT`].
@@ -601,6 +654,10 @@ mod tests {
             ("FLOWGUARD_SUMMARY_BUCKET", "Bad_Bucket", "'Bad_Bucket'"),
             ("FLOWGUARD_TYPO", "1", "unknown field `typo`"),
             ("FLOWGUARD_SEVERITY_PORT_SCAN", "urgent", "'urgent'"),
+            ("FLOWGUARD_CWL_FIELDS", "version src.addr", "'src.addr'"),
+            ("FLOWGUARD_CWL_FIELDS", "foo bar", "must list the fields"),
+            ("FLOWGUARD_CWL_FIELDS", "srcaddr,srcaddr", "listed twice"),
+            ("FLOWGUARD_CWL_FIELDS", " , ", "must list the fields"),
             (
                 "FLOWGUARD_SEVERITY_NO_RULE",
                 "high",
@@ -638,7 +695,32 @@ mod tests {
             Some(TopicArn("arn:aws:sns:us-east-1:123456789012:t".into()))
         );
         assert_eq!(env(&[("FLOWGUARD_TOPIC_ARN", "")]).unwrap().topic_arn, None);
+        let names = |f: &Format| -> Vec<String> {
+            f.columns().iter().map(|c| c.name().to_string()).collect()
+        };
         let d = env(&[]).unwrap();
+        assert_eq!(names(&d.cwl_fields), names(&Format::default_v2()));
+        let empty = env(&[("FLOWGUARD_CWL_FIELDS", " ")]).unwrap();
+        assert_eq!(names(&empty.cwl_fields), names(&Format::default_v2()));
+        for list in [
+            "version srcaddr dstaddr action",
+            "version,srcaddr, dstaddr,action",
+            "${version} ${srcaddr} ${dstaddr} ${action}",
+        ] {
+            let c = env(&[("FLOWGUARD_CWL_FIELDS", list)]).unwrap();
+            assert_eq!(
+                names(&c.cwl_fields),
+                ["version", "srcaddr", "dstaddr", "action"],
+                "{list}"
+            );
+        }
+        // A newer field flowguard does not know is carried as text.
+        let c = env(&[("FLOWGUARD_CWL_FIELDS", "srcaddr dstaddr next_new_field")]).unwrap();
+        assert_eq!(
+            names(&c.cwl_fields),
+            ["srcaddr", "dstaddr", "next-new-field"]
+        );
+        assert_eq!(c.cwl_fields.warnings().len(), 1);
         assert_eq!(d.summary_prefix, "flowguard/");
         assert_eq!(d.publish_min_severity(), Severity::Medium);
     }
@@ -666,5 +748,12 @@ mod tests {
         assert_eq!(e.origin, "c.toml: severity.port-scan");
         let e = Config::from_toml("summary_prefix = \"\"", "c.toml").unwrap_err();
         assert_eq!(e.origin, "c.toml: summary_prefix");
+        let c = Config::from_toml(
+            "cwl_fields = [\"srcaddr\", \"dstaddr\", \"dstport\"]",
+            "c.toml",
+        )
+        .unwrap();
+        assert_eq!(c.cwl_fields.columns().len(), 3);
+        assert_eq!(c.cwl_fields.position(Field::DSTPORT), Some(2));
     }
 }

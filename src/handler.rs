@@ -25,11 +25,12 @@ use crate::analyze::{AnalyzeError, Counts, Report};
 use crate::config::Config;
 use crate::correlate::{correlate, settle, Correlated, MemoryStore, Policy, StateStore};
 use crate::event::{decode, BatchTask, Invocation, Notice, ObjectRef};
+use crate::io::ranged::StoreRanges;
 use crate::io::{ObjectStore, OpenedObject, Publisher, StoreError};
 use crate::report::build_message;
 use crate::rules::{Finding, Severity};
 use crate::source::SourceRef;
-use crate::stream::analyze_reader;
+use crate::stream::analyze_object;
 
 /// What happened to one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -249,7 +250,7 @@ impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
             Decision::Skip(reason) => return Ok(job.skipped(reason)),
             Decision::Process { opened, marker } => (opened, marker),
         };
-        let mut report = self.analyse(&job, opened.body).await?;
+        let mut report = self.analyse(&job, opened).await?;
         let (mut correlated, due) = match self.correlate(&job, &mut report).await {
             Ok(c) => c,
             Err(failure) => {
@@ -385,22 +386,26 @@ impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
         }
     }
 
-    /// Step 2: streams the body through the engine on a blocking thread. A
-    /// panic there is a bug, reported as a permanent failure: retrying the
-    /// same object would panic again.
-    async fn analyse(
-        &self,
-        job: &Job<'_>,
-        body: Box<dyn std::io::Read + Send>,
-    ) -> Result<Report, ObjectFailure> {
+    /// Step 2: streams the body through the engine on a blocking thread (a
+    /// Parquet object, known by its first bytes, is read by ranged GETs of
+    /// the version opened instead). A panic there is a bug, reported as a
+    /// permanent failure: retrying the same object would panic again.
+    async fn analyse(&self, job: &Job<'_>, opened: OpenedObject) -> Result<Report, ObjectFailure> {
         let source = SourceRef::S3 {
             bucket: job.obj.bucket.clone(),
             key: job.obj.key.clone(),
         };
         let config = self.config.clone();
-        let analysed =
-            tokio::task::spawn_blocking(move || analyze_reader(body, source, &config, now(), None))
-                .await;
+        let ranges = StoreRanges::of_opened(self.store.clone(), job.obj, &opened);
+        let body = opened.body;
+        let analysed = tokio::task::spawn_blocking(move || {
+            let random_access = |stream| {
+                drop(stream); // the ranged GETs replace the open body
+                ranges
+            };
+            analyze_object(body, random_access, source, &config, now(), None)
+        })
+        .await;
         let report = match analysed {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
@@ -970,5 +975,79 @@ mod tests {
             "tasks": [{"taskId": "t-net", "s3Key": "AWSLogs/x.log.gz", "s3Bucket": "logs"}]});
         let out = h.handle(event).await.unwrap();
         assert_eq!(out["results"][0]["resultCode"], "TemporaryFailure");
+    }
+
+    /// On a current-thread runtime, as in the Lambda function.
+    #[tokio::test]
+    async fn parquet_objects_are_read_by_ranges_of_the_opened_version() {
+        let (store, publisher, h) = handler();
+        let key = KEY.replace(".log", ".log.parquet");
+        // 25 SSH flows from the internet among 20,000 internal ones, in 3
+        // row groups: a file larger than the first read from its end.
+        let mut lines: Vec<String> = String::from_utf8(exposed_ssh())
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(str::to_string)
+            .collect();
+        for i in 0..20_000 {
+            lines.push(format!(
+                "2 123456789012 eni-2 10.0.{}.{} 10.0.9.9 {} 443 6 3 900 1750961400 1750961460 ACCEPT OK",
+                i % 200,
+                i % 250,
+                30000 + i
+            ));
+        }
+        let body = crate::flowlog::parquet::test_files::v2_parquet(&lines, 7000);
+        let len = body.len() as u64;
+        assert!(len > 64 * 1024, "{len}");
+        store.insert(BUCKET, &key, body);
+        let out = h.process(&object(&key)).await.unwrap();
+        assert!(
+            matches!(
+                out,
+                ObjectOutcome::Processed {
+                    findings: 2,
+                    published: true,
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+        let ranges = store.ranges.lock().unwrap().clone();
+        assert_eq!(
+            ranges.len(),
+            1 + 3,
+            "the footer, then each row group: {ranges:?}"
+        );
+        assert_eq!(
+            ranges[0].0 + ranges[0].1,
+            len,
+            "the first read is the file's end"
+        );
+        assert!(ranges[1..].iter().all(|r| r.1 < len / 2), "{ranges:?}");
+        // Of the opened body only the first bytes were read.
+        let body_bytes = store.bytes_read.load(std::sync::atomic::Ordering::Relaxed)
+            - ranges.iter().map(|r| r.1).sum::<u64>();
+        assert!(
+            body_bytes <= 8,
+            "{body_bytes} bytes of the GetObject body read"
+        );
+        let files = summaries(&store)
+            .into_iter()
+            .find(|k| k.starts_with("flowguard/files/"))
+            .unwrap();
+        assert!(files.ends_with("_20250626T1820Z_ab.json.gz"), "{files}");
+        assert_eq!(published(&publisher), 1);
+        // An object replaced since it was opened is not read as a mix.
+        *store.fail_ranges.lock().unwrap() = Some("503 SlowDown".into());
+        store
+            .objects
+            .lock()
+            .unwrap()
+            .retain(|(_, k), _| !k.starts_with("flowguard/_state/"));
+        let err = h.process(&object(&key)).await.unwrap_err();
+        assert!(err.retryable, "{err:?}");
+        assert!(err.error.contains("SlowDown"), "{}", err.error);
     }
 }

@@ -8,14 +8,16 @@
 //!
 //! 1. Leaves: [`hash`], [`net`], [`severity`], [`time`], [`source`],
 //!    [`sketch`] (mergeable distinct counts).
-//! 2. Text in: [`flowlog`] (field catalogue, formats, the line parser), and
-//!    [`config`] (one serde struct of every setting).
+//! 2. Input: [`flowlog`] (field catalogue, formats, the line parser,
+//!    Parquet files and CloudWatch Logs exports), and [`config`] (one serde
+//!    struct of every setting).
 //! 3. Shared state: [`flow`] (a record classified once), [`bounded`] (maps
 //!    that stop growing at a bound).
 //! 4. Pure detection and aggregation: [`rules`] and [`summary`].
-//! 5. [`analyze`]: the sans-I/O engine, text in, [`Report`] out.
-//! 6. [`stream`]: any reader (gzip or plain) into the engine, on threads,
-//!    in bounded memory; [`report`] renders findings for people and SNS;
+//! 5. [`analyze`]: the sans-I/O engine, records in, [`Report`] out.
+//! 6. [`stream`]: any object (gzip or plain text, a CloudWatch Logs export,
+//!    Parquet by ranges) into the engine, on threads, in bounded memory;
+//!    [`report`] renders findings for people and SNS;
 //!    [`generate`] writes synthetic logs.
 //! 7. The edge, behind small traits: [`io`] (object store, publisher) and,
 //!    with the `aws` feature, [`event`] (Lambda payloads) and [`handler`]
@@ -55,4 +57,4 @@ pub use analyze::{analyze_text, AnalyzeError, Counts, Engine, FilesRow, Report, 
 pub use config::{Config, ConfigError};
 pub use rules::{Finding, RuleId, Severity};
 pub use source::SourceRef;
-pub use stream::analyze_reader;
+pub use stream::{analyze_object, analyze_parquet, analyze_reader};

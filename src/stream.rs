@@ -2,8 +2,14 @@
 //! thread inflates into a small pool of reused buffers cut at line ends,
 //! while the calling thread parses. Memory is bounded by the pool, whatever
 //! the object's size.
+//!
+//! The shape of an object is decided from its first bytes: Parquet
+//! (`PAR1`, read with random access by [`analyze_parquet`]), or a stream:
+//! gzip or plain, holding flow-log text or, when the inflated text opens a
+//! JSON object, a CloudWatch Logs subscription export whose messages are
+//! fed to the engine as header-less lines.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -12,8 +18,14 @@ use flate2::bufread::MultiGzDecoder;
 
 use crate::analyze::{Aggregator, AnalyzeError, Engine, Observation, Report, Scanner};
 use crate::config::Config;
+use crate::flowlog::cwl::{opening, read_export, CwlError, Opening};
+use crate::flowlog::parquet::{is_parquet, ByteRanges};
 use crate::flowlog::MAX_LINE_BYTES;
 use crate::source::SourceRef;
+
+mod columnar;
+
+pub use columnar::analyze_parquet;
 
 /// Size of one text buffer handed from the reader to the parser.
 pub const CHUNK_BYTES: usize = 128 * 1024;
@@ -26,6 +38,8 @@ const INPUT_BUFFER: usize = 128 * 1024;
 pub enum Encoding {
     /// gzip (one or more members).
     Gzip,
+    /// Parquet (`PAR1`): needs random access, see [`analyze_parquet`].
+    Parquet,
     /// Plain text.
     Plain,
 }
@@ -34,8 +48,50 @@ pub enum Encoding {
 pub fn detect_encoding(head: &[u8]) -> Encoding {
     if head.starts_with(&[0x1f, 0x8b]) {
         Encoding::Gzip
+    } else if is_parquet(head) {
+        Encoding::Parquet
     } else {
         Encoding::Plain
+    }
+}
+
+/// The first bytes of a stream, read to decide its shape, and the stream
+/// itself, which still yields them.
+pub struct Sniffed<R> {
+    head: [u8; 4],
+    len: usize,
+    rest: R,
+}
+
+impl<R: Read> Sniffed<R> {
+    /// Reads up to four bytes (fewer only at the end of the stream).
+    pub fn new(mut rest: R) -> io::Result<Sniffed<R>> {
+        let mut head = [0u8; 4];
+        let mut len = 0;
+        while len < head.len() {
+            match rest.read(&mut head[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Sniffed { head, len, rest })
+    }
+
+    /// The bytes read so far.
+    pub fn head(&self) -> &[u8] {
+        &self.head[..self.len]
+    }
+
+    /// Whether the stream is a Parquet file.
+    pub fn is_parquet(&self) -> bool {
+        is_parquet(self.head())
+    }
+
+    /// The whole stream again, from its first byte.
+    pub fn into_reader(self) -> io::Chain<Cursor<Vec<u8>>, R> {
+        Cursor::new(self.head[..self.len].to_vec()).chain(self.rest)
     }
 }
 
@@ -58,6 +114,15 @@ enum Msg {
     Text(Vec<u8>, usize),
     Overlong(u64),
     Failed(io::Error, u64),
+    /// The object is a CloudWatch Logs export: the lines that follow are
+    /// its messages, in the configured format.
+    Export,
+    /// The `owner` of an export document.
+    Owner(String),
+    /// The end of an export: its inflated JSON bytes.
+    ExportDone(u64),
+    /// The object turned out not to be a flow log.
+    NotFlowLog(String),
 }
 
 /// What the scanning thread hands to the aggregating one.
@@ -71,6 +136,45 @@ enum Batch {
 pub struct Progress {
     /// Compressed (storage) bytes read so far.
     pub compressed: Arc<AtomicU64>,
+}
+
+/// Analyses one object of any shape from a stream: its first bytes decide.
+/// A Parquet object needs random access, which `random_access` provides:
+/// it gets the stream (to drop it, or to buffer it when there is no other
+/// way) and returns the object's [`ByteRanges`]. Anything else streams
+/// through [`analyze_reader`].
+pub fn analyze_object<R, S, F>(
+    reader: R,
+    random_access: F,
+    source: SourceRef,
+    config: &Config,
+    now: u64,
+    progress: Option<&Progress>,
+) -> Result<Report, AnalyzeError>
+where
+    R: Read + Send,
+    S: ByteRanges,
+    F: FnOnce(Sniffed<R>) -> io::Result<S>,
+{
+    let read_error = |error, object: &SourceRef| AnalyzeError::Read {
+        object: object.clone(),
+        bytes: 0,
+        error,
+    };
+    // The first read runs on the caller's thread: a panic in the reader
+    // (a bug) is reported as one, as it is on the engine's threads.
+    let sniffed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Sniffed::new(reader)))
+        .map_err(|_| AnalyzeError::Internal {
+            object: source.clone(),
+            message: "reading the first bytes panicked".into(),
+        })?
+        .map_err(|e| read_error(e, &source))?;
+    if sniffed.is_parquet() {
+        let ranges = random_access(sniffed).map_err(|e| read_error(e, &source))?;
+        analyze_parquet(ranges, source, config, now, progress)
+    } else {
+        analyze_reader(sniffed.into_reader(), source, config, now, progress)
+    }
 }
 
 /// Analyses one object from any reader: detects gzip, then runs three
@@ -127,6 +231,10 @@ pub fn analyze_reader<R: Read + Send>(
                         let _ = batch_tx.send(Batch::Failed(e, at));
                         break;
                     }
+                    Msg::Export => scanner.begin_headerless(config.cwl_fields.clone(), "event"),
+                    Msg::Owner(owner) => scanner.note_account(&owner),
+                    Msg::ExportDone(bytes) => scanner.set_uncompressed(bytes),
+                    Msg::NotFlowLog(reason) => scanner.fail(reason),
                 }
                 if scanner.failed() {
                     // Not a flow log: nothing later changes the verdict, so
@@ -200,11 +308,39 @@ fn read_chunks<R: Read>(
     let mut text: Box<dyn Read> = match detect_encoding(head) {
         Encoding::Gzip => Box::new(MultiGzDecoder::new(input)),
         Encoding::Plain => Box::new(input),
+        Encoding::Parquet => {
+            return send(
+                tx,
+                Msg::NotFlowLog(
+                    "a Parquet file, which needs random access: read it as a file \
+                     (flowguard analyze FILE) or from S3, not as a stream"
+                        .into(),
+                ),
+            )
+        }
     };
     let mut total: u64 = 0;
     let mut buf = take(pool);
     let cap = buf.len();
     let mut filled = 0usize;
+    // The first non-blank bytes decide between flow-log text and a
+    // CloudWatch Logs export (a JSON object naming `messageType`).
+    let mut shape = opening(&buf[..filled]);
+    while filled < cap && matches!(shape, Opening::Blank | Opening::Object) {
+        let n = match text.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err((e, total)),
+        };
+        filled += n;
+        total += n as u64;
+        shape = opening(&buf[..filled]);
+    }
+    if shape == Opening::Export {
+        let seen = buf[..filled].to_vec();
+        return read_export_lines(Cursor::new(seen).chain(text), buf, tx, pool);
+    }
     let mut skipping: Option<u64> = None; // bytes of an overlong line so far
     loop {
         if filled == cap {
@@ -258,6 +394,72 @@ fn read_chunks<R: Read>(
                 filled = hand_over(&mut buf, filled, nl, tx, pool)?;
             }
         }
+    }
+}
+
+/// The reader thread for a CloudWatch Logs export: each message of each
+/// `DATA_MESSAGE` document becomes one line (a newline inside a message is
+/// a space, so a message stays one record), packed into the same chunks as
+/// text.
+fn read_export_lines<R: Read>(
+    text: R,
+    mut buf: Vec<u8>,
+    tx: &SyncSender<Msg>,
+    pool: &Receiver<Vec<u8>>,
+) -> Result<(), (io::Error, u64)> {
+    send(tx, Msg::Export)?;
+    let cap = buf.len();
+    let mut filled = 0usize;
+    let mut owner: Option<String> = None;
+    let mut stopped = false;
+    let result = read_export(text, |doc| {
+        let mut sent = || -> Result<(), (io::Error, u64)> {
+            if let Some(o) = doc.owner.as_ref().filter(|_| owner.is_none()) {
+                owner = Some(o.clone());
+                send(tx, Msg::Owner(o.clone()))?;
+            }
+            for event in &doc.log_events {
+                let m = event.message.as_bytes();
+                if m.len() > MAX_LINE_BYTES {
+                    if filled > 0 {
+                        let full = std::mem::replace(&mut buf, take(pool));
+                        send(tx, Msg::Text(full, filled))?;
+                        filled = 0;
+                    }
+                    send(tx, Msg::Overlong(m.len() as u64 + 1))?;
+                    continue;
+                }
+                if filled + m.len() + 1 > cap {
+                    let full = std::mem::replace(&mut buf, take(pool));
+                    send(tx, Msg::Text(full, filled))?;
+                    filled = 0;
+                }
+                let line = &mut buf[filled..filled + m.len()];
+                line.copy_from_slice(m);
+                for b in line.iter_mut().filter(|b| **b == b'\n') {
+                    *b = b' ';
+                }
+                buf[filled + m.len()] = b'\n';
+                filled += m.len() + 1;
+            }
+            Ok(())
+        };
+        let ok = sent().is_ok();
+        stopped = !ok;
+        ok
+    });
+    if stopped {
+        return Ok(()); // the scanner went away: nothing left to tell it
+    }
+    match result {
+        Ok(stats) => {
+            if filled > 0 {
+                send(tx, Msg::Text(buf, filled))?;
+            }
+            send(tx, Msg::ExportDone(stats.bytes))
+        }
+        Err(CwlError::Io(e)) => Err((e, 0)),
+        Err(e @ CwlError::NotExport { .. }) => send(tx, Msg::NotFlowLog(e.to_string())),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `flowguard`: analyse flow-log files locally, or generate synthetic ones.
 
 use std::fs::File;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +18,7 @@ use flowguard::io::state_file::FileStore;
 use flowguard::io::write_summaries;
 use flowguard::report::{render_notifications, render_text};
 use flowguard::stream::Progress;
-use flowguard::{analyze_reader, Config, Severity, SourceRef};
+use flowguard::{analyze_object, Config, Severity, SourceRef};
 
 #[derive(Parser)]
 #[command(
@@ -33,7 +33,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Analyse flow-log files, directories (*.log, *.log.gz) or `-` (stdin).
+    /// Analyse flow-log files, directories (*.log, *.log.gz, *.parquet) or `-` (stdin).
     Analyze {
         /// Files, directories, or `-` for standard input.
         #[arg(required = true)]
@@ -266,7 +266,7 @@ fn walk(dir: &Path, found: &mut Vec<String>, errors: &mut Vec<String>) {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
-            if name.ends_with(".log") || name.ends_with(".log.gz") {
+            if name.ends_with(".log") || name.ends_with(".log.gz") || name.ends_with(".parquet") {
                 found.push(path.display().to_string());
             }
         }
@@ -337,10 +337,28 @@ fn analyze_with<S: StateStore>(
         let ticker = show_progress
             .then(|| spawn_ticker(i + 1, total, input.clone(), &progress, done.clone()));
         let result = if input == "-" {
-            analyze_reader(io::stdin(), source, config, now(), Some(&progress))
+            // Parquet needs random access: standard input that turns out
+            // to be Parquet is read into memory first.
+            let buffer = |stdin: flowguard::stream::Sniffed<io::Stdin>| {
+                let mut all = Vec::new();
+                stdin.into_reader().read_to_end(&mut all)?;
+                Ok(all)
+            };
+            analyze_object(io::stdin(), buffer, source, config, now(), Some(&progress))
         } else {
-            match File::open(input) {
-                Ok(f) => analyze_reader(f, source, config, now(), Some(&progress)),
+            match File::open(input).and_then(|f| Ok((f.try_clone()?, f))) {
+                Ok((stream, file)) => {
+                    // Parquet is read by position from the same file.
+                    let random_access = |_| Ok(file);
+                    analyze_object(
+                        stream,
+                        random_access,
+                        source,
+                        config,
+                        now(),
+                        Some(&progress),
+                    )
+                }
                 Err(e) => {
                     done.store(true, Ordering::Relaxed);
                     if let Some(t) = ticker {

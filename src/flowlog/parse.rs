@@ -59,8 +59,10 @@ pub struct LineParser {
     spans: Vec<(u32, u32)>,
 }
 
+/// Which [`FlowRecord`] field a column fills (shared with the Parquet
+/// reader, which types its columns the same way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
+pub(crate) enum Slot {
     None,
     Version,
     SrcAddr,
@@ -268,7 +270,7 @@ impl LineParser {
 }
 
 #[inline]
-fn set_int(rec: &mut FlowRecord, slot: Slot, x: u64) {
+pub(crate) fn set_int(rec: &mut FlowRecord, slot: Slot, x: u64) {
     match slot {
         Slot::Version => rec.version = Some(x as u8),
         Slot::SrcPort => rec.srcport = Some(x as u16),
@@ -284,7 +286,7 @@ fn set_int(rec: &mut FlowRecord, slot: Slot, x: u64) {
 }
 
 #[inline]
-fn set_addr(rec: &mut FlowRecord, slot: Slot, a: IpAddr) {
+pub(crate) fn set_addr(rec: &mut FlowRecord, slot: Slot, a: IpAddr) {
     match slot {
         Slot::SrcAddr => rec.srcaddr = Some(a),
         Slot::DstAddr => rec.dstaddr = Some(a),
@@ -294,7 +296,7 @@ fn set_addr(rec: &mut FlowRecord, slot: Slot, a: IpAddr) {
 
 /// The enumerated text fields; `false` for a value outside the field's set.
 #[inline]
-fn set_word(rec: &mut FlowRecord, kind: FieldKind, v: &[u8]) -> bool {
+pub(crate) fn set_word(rec: &mut FlowRecord, kind: FieldKind, v: &[u8]) -> bool {
     match (kind, v) {
         (FieldKind::Action, b"ACCEPT") => rec.action = Some(Action::Accept),
         (FieldKind::Action, b"REJECT") => rec.action = Some(Action::Reject),
@@ -427,7 +429,7 @@ fn ipv4_at(b: &[u8], at: usize) -> Option<(Ipv4Addr, usize)> {
     Some((Ipv4Addr::from(octets), p - 1))
 }
 
-fn slot_of(f: Field) -> Slot {
+pub(crate) fn slot_of(f: Field) -> Slot {
     match f {
         Field::VERSION => Slot::Version,
         Field::SRCADDR => Slot::SrcAddr,

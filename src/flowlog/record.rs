@@ -78,6 +78,19 @@ pub struct FlowRecord {
     pub flow_direction: Option<FlowDirection>,
 }
 
+/// The text columns of a record that arrived typed (a Parquet row) that
+/// the engine reads besides the typed core, as bytes already checked to be
+/// UTF-8; `None` when absent or null.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowText<'a> {
+    /// `account-id`.
+    pub account_id: Option<&'a [u8]>,
+    /// `region`.
+    pub region: Option<&'a [u8]>,
+    /// `interface-id`.
+    pub interface_id: Option<&'a [u8]>,
+}
+
 /// A typed value of any column, for callers that want every field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Value<'a> {

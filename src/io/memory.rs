@@ -22,6 +22,10 @@ pub struct MemoryStore {
     pub bytes_read: Arc<AtomicU64>,
     /// When set, reading a body panics (a stand-in for a bug in the engine).
     pub panic_reads: std::sync::atomic::AtomicBool,
+    /// Ranged reads served so far, as `(start, len)`.
+    pub ranges: Mutex<Vec<(u64, u64)>>,
+    /// When set, `get_range` fails with this (retryable) message.
+    pub fail_ranges: Mutex<Option<String>>,
 }
 
 /// A body that counts what its reader takes.
@@ -104,6 +108,45 @@ impl ObjectStore for MemoryStore {
             etag: Some(etag),
             version_id: None,
         })
+    }
+
+    async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        _version_id: Option<&str>,
+        etag: Option<&str>,
+        start: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        if let Some(m) = self.fail_ranges.lock().ok().and_then(|f| f.clone()) {
+            return Err(retryable(bucket, key, &m));
+        }
+        let body = self.get(bucket, key).ok_or_else(|| StoreError::NotFound {
+            bucket: bucket.into(),
+            key: key.into(),
+        })?;
+        if etag.is_some_and(|e| e != format!("{:016x}", crate::hash::fnv1a64(&body))) {
+            return Err(retryable(
+                bucket,
+                key,
+                "the object changed while it was read",
+            ));
+        }
+        let slice = usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(len).ok())
+            .and_then(|(s, l)| body.get(s..s.checked_add(l)?))
+            .ok_or_else(|| StoreError::Permanent {
+                bucket: bucket.into(),
+                key: key.into(),
+                message: format!("range {start}+{len} is not satisfiable"),
+            })?;
+        if let Ok(mut r) = self.ranges.lock() {
+            r.push((start, len));
+        }
+        self.bytes_read.fetch_add(len, Ordering::Relaxed);
+        Ok(slice.to_vec())
     }
 
     async fn put(

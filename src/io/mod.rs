@@ -1,7 +1,8 @@
 //! The I/O edge: small traits for reading objects, storing summaries and
 //! publishing messages. The local filesystem writer is here; the in-memory
 //! fakes (tests only) serve the handler's unit tests; S3 and SNS implementations live
-//! behind the `aws` feature.
+//! behind the `aws` feature, with the bridge that lets the engine's
+//! blocking threads read byte ranges of an object (Parquet) from a store.
 
 use std::future::Future;
 use std::io::Read;
@@ -13,6 +14,8 @@ pub mod dynamodb;
 pub mod fs;
 #[cfg(test)]
 pub(crate) mod memory;
+#[cfg(feature = "aws")]
+pub mod ranged;
 #[cfg(feature = "aws")]
 pub mod s3;
 #[cfg(feature = "aws")]
@@ -95,6 +98,20 @@ pub trait ObjectStore: Send + Sync + 'static {
         key: &str,
         version_id: Option<&str>,
     ) -> impl Future<Output = Result<OpenedObject, StoreError>> + Send;
+
+    /// Reads `len` bytes from offset `start` of an object (a ranged GET),
+    /// for formats that need random access (Parquet). `version_id` and
+    /// `etag`, when given, pin the version [`ObjectStore::open`] saw, so an
+    /// object replaced between two reads is an error, never a mix of two.
+    fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        etag: Option<&str>,
+        start: u64,
+        len: u64,
+    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
 
     /// Writes (or overwrites) an object.
     fn put(

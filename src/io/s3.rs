@@ -1,6 +1,7 @@
 //! [`ObjectStore`] over Amazon S3 (or any S3-compatible endpoint). The body
 //! of GetObject is pumped into a small bounded channel by a task and read on
 //! the engine's blocking thread, so memory does not grow with the object.
+//! Parquet objects are read with ranged GETs instead (`get_range`).
 
 use std::io::{self, Read};
 
@@ -180,6 +181,62 @@ impl ObjectStore for S3Store {
             version_id,
             length,
         })
+    }
+
+    async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        etag: Option<&str>,
+        start: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let retryable = |message: String| StoreError::Retryable {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            message,
+        };
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .set_if_match(etag.map(|e| format!("\"{e}\"")))
+            .range(format!("bytes={start}-{}", start + len - 1))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.raw_response().map(|r| r.status().as_u16()) == Some(412) {
+                    // Replaced since it was opened: a retry reads the new one.
+                    retryable("the object changed while it was read (ETag differs)".into())
+                } else {
+                    classify(bucket, key, &e)
+                }
+            })?;
+        let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        let mut body = out.body;
+        while let Some(chunk) = body.next().await {
+            let chunk =
+                chunk.map_err(|e| retryable(format!("S3 body of bytes {start}+{len}: {e}")))?;
+            if buf.len() + chunk.len() > buf.capacity() {
+                return Err(retryable(format!(
+                    "ranged GET of {len} bytes at {start} returned more"
+                )));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        if buf.len() as u64 != len {
+            return Err(retryable(format!(
+                "ranged GET of {len} bytes at {start} returned {}",
+                buf.len()
+            )));
+        }
+        Ok(buf)
     }
 
     async fn put(

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 pub use addrmap::{Prefetch, HAS_PREFETCH};
 pub use distinct::Distinct;
-pub use partition::{delivery_time, safe_component, stem, KeyFacts, PartitionKey};
+pub use partition::{delivery_time, safe_component, stem_of_key, KeyFacts, PartitionKey};
 pub use tables::{AdminRow, PortsRow, ServicesRow, TableBuilder, Tables, TalkersRow};
 
 /// The summary tables of SPEC section 3 (plus `services`).

@@ -1,6 +1,7 @@
 //! Partition keys (`account=/region=/dt=/hour=`) and output names derived
 //! from the object key, its AWS file name and its records.
 
+use crate::hash::fnv1a64;
 use crate::time::UtcDateTime;
 
 /// Where one object's summaries go.
@@ -50,13 +51,16 @@ impl PartitionKey {
 /// What the key (or path) of an object says about it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyFacts {
-    /// Account from `AWSLogs/{account}/vpcflowlogs/` or `aws-account-id=`.
+    /// Account from `AWSLogs/{account}/vpcflowlogs/` or `aws-account-id=`,
+    /// else from the AWS file name (`{account}_vpcflowlogs_{region}_...`).
     pub account: Option<String>,
-    /// Region from `vpcflowlogs/{region}/` or `aws-region=`.
+    /// Region from `vpcflowlogs/{region}/` or `aws-region=`, else from the
+    /// AWS file name.
     pub region: Option<String>,
     /// Delivery time from `_YYYYMMDDTHHMMZ_` in the file name (Unix secs).
     pub delivered: Option<u64>,
-    /// File name without `.log.gz`/`.log`/`.gz`, made safe for a key.
+    /// File name without its flow-log extension, made safe for a key (see
+    /// [`stem_of_key`]).
     pub stem: String,
 }
 
@@ -84,34 +88,56 @@ impl KeyFacts {
             }
         }
         let name = parts.last().copied().unwrap_or_default();
+        // `{account}_vpcflowlogs_{region}_{flow-log-id}_{time}_{hash}`:
+        // the name says it when the folders do not (a copied object).
+        let mut tokens = name.split('_');
+        if let (Some(a), Some("vpcflowlogs"), Some(r)) =
+            (tokens.next(), tokens.next(), tokens.next())
+        {
+            if is_account(a) && is_region(r) {
+                facts.account.get_or_insert_with(|| a.to_string());
+                facts.region.get_or_insert_with(|| r.to_string());
+            }
+        }
         facts.delivered = delivery_time(name);
-        facts.stem = stem(name);
+        facts.stem = stem_of_key(key);
         facts
     }
 }
 
-/// The file name without its flow-log extension, with characters outside
-/// `[A-Za-z0-9._=-]` replaced by `_`.
-pub fn stem(name: &str) -> String {
-    let base = [".log.gz", ".log", ".gz", ".txt"]
+/// Extensions stripped from a file name to make its stem.
+const EXTENSIONS: [&str; 6] = [".log.gz", ".log.parquet", ".log", ".gz", ".parquet", ".txt"];
+
+/// The stem of an object's summary files: its file name without its
+/// flow-log extension. Characters outside `[A-Za-z0-9._=-]` are replaced by
+/// `_`; when that changed the name, `-` and 8 hex digits of a hash of the
+/// whole key are appended, so two keys that differ only in replaced
+/// characters never share (and overwrite) summary files.
+pub fn stem_of_key(key: &str) -> String {
+    let name = key.rsplit(['/', '\\']).next().unwrap_or(key);
+    let base = EXTENSIONS
         .iter()
         .find_map(|ext| name.strip_suffix(ext))
         .unwrap_or(name);
-    let s: String = base
+    if base.is_empty() || base == "-" || base.chars().all(|c| c == '.') {
+        return "stdin".to_string();
+    }
+    let mut changed = false;
+    let mut s: String = base
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._=-".contains(c) {
                 c
             } else {
+                changed = true;
                 '_'
             }
         })
         .collect();
-    if s.is_empty() || s == "-" || s.chars().all(|c| c == '.') {
-        "stdin".to_string()
-    } else {
-        s
+    if changed {
+        s.push_str(&format!("-{:08x}", fnv1a64(key.as_bytes()) as u32));
     }
+    s
 }
 
 /// `_YYYYMMDDTHHMMZ_` (AWS's delivery timestamp) in a file name.
@@ -187,12 +213,69 @@ mod tests {
         assert_eq!(
             f,
             KeyFacts {
-                stem: "my_flows".into(),
+                stem: format!("my_flows-{:08x}", fnv1a64(b"/tmp/my flows.log") as u32),
                 ..Default::default()
             }
         );
         assert_eq!(KeyFacts::from_key("-").stem, "stdin");
         assert_eq!(delivery_time("x_20251399T9999Z_y.log.gz"), None);
+    }
+
+    #[test]
+    fn account_and_region_from_the_aws_file_name() {
+        let name =
+            "123456789012_vpcflowlogs_us-west-2_fl-0123456789abcdef0_20250626T1820Z_3f2a1b4c";
+        for (key, account, region) in [
+            (format!("copied/{name}.log"), "123456789012", "us-west-2"),
+            (format!("{name}.log.parquet"), "123456789012", "us-west-2"),
+            // The folders win over the name.
+            (
+                format!("AWSLogs/210987654321/vpcflowlogs/eu-west-1/2025/06/26/{name}.log.gz"),
+                "210987654321",
+                "eu-west-1",
+            ),
+        ] {
+            let f = KeyFacts::from_key(&key);
+            assert_eq!(f.account.as_deref(), Some(account), "{key}");
+            assert_eq!(f.region.as_deref(), Some(region), "{key}");
+            assert_eq!(f.delivered, Some(1750962000), "{key}");
+            assert_eq!(f.stem, name, "{key}");
+        }
+        for key in [
+            "x_vpcflowlogs_us-west-2_fl_20250626T1820Z_a.log",
+            "123456789012_cloudtrail_us-west-2_x.log",
+            "123456789012_vpcflowlogs_US_WEST_x.log",
+            "vpcflowlogs.log",
+        ] {
+            let f = KeyFacts::from_key(key);
+            assert!(f.account.is_none(), "{key}: {f:?}");
+            assert!(f.region.is_none(), "{key}: {f:?}");
+        }
+    }
+
+    #[test]
+    fn stems_of_different_keys_never_collide() {
+        let keys = [
+            "logs/a b.log.gz",
+            "logs/a+b.log.gz",
+            "logs/a_b.log.gz",
+            "logs/a\u{e9}b.log.gz",
+            "other/a b.log.gz",
+        ];
+        let stems: Vec<String> = keys.iter().map(|k| stem_of_key(k)).collect();
+        for (i, a) in stems.iter().enumerate() {
+            for (j, b) in stems.iter().enumerate().skip(i + 1) {
+                assert_ne!(a, b, "{} and {} share a stem", keys[i], keys[j]);
+            }
+        }
+        // A safe name is kept as it is, without a hash.
+        assert_eq!(stems[2], "a_b");
+        assert!(stems[0].starts_with("a_b-") && stems[0].len() == "a_b-".len() + 8);
+        assert_eq!(
+            stem_of_key("AWSLogs/1/x/n_20250626T1820Z_ab.log.parquet"),
+            "n_20250626T1820Z_ab"
+        );
+        assert_eq!(stem_of_key("dir\\file.log"), "file");
     }
 
     #[test]

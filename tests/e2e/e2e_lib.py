@@ -119,7 +119,7 @@ def aws_key(ts: str = "20250626T1820Z", suffix: str = "3f2a1b4c", *, account: st
 
 def partition_of(key: str) -> dict[str, str]:
     name = key.rsplit("/", 1)[-1]
-    stem = re.sub(r"\.log(\.gz)?$", "", name)
+    stem = re.sub(r"\.log(\.gz|\.parquet)?$", "", name)
     m = re.search(r"_(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})Z(?:_|\.|$)", name)
     assert m, f"test key {key!r} has no delivery timestamp"
     dt, hour = f"{m[1]}-{m[2]}-{m[3]}", m[4]

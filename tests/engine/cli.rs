@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+use super::shapes::{text_to_cwl, text_to_parquet, ParquetOpts};
 use super::support::{gzip, ndjson, rec, v2_text};
 
 fn flowguard() -> Command {
@@ -354,6 +355,12 @@ fn stdin_is_read_for_dash() {
     for (name, body) in [
         ("plain", exposed().into_bytes()),
         ("gzip", gzip(exposed().as_bytes())),
+        // Parquet needs random access: stdin is read into memory first.
+        (
+            "parquet",
+            text_to_parquet(&exposed(), &ParquetOpts::default()),
+        ),
+        ("cloudwatch", text_to_cwl(&exposed(), "123456789012", 2)),
     ] {
         let mut child = flowguard()
             .args(["analyze", "--format", "json", "--out", s(&out), "-"])
@@ -385,11 +392,13 @@ fn directories_are_walked_for_flow_logs_only() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("logs");
     std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
-    let files: [(&str, bool); 8] = [
+    let files: [(&str, bool); 10] = [
         ("a.log", true),
         ("b.log.gz", true),
         ("sub/c.log", true),
         ("sub/deeper/d.log.gz", true),
+        ("sub/h.log.parquet", true),
+        ("i.parquet", true),
         ("notes.txt", false),
         ("e.json", false),
         ("f.gz", false),
@@ -398,6 +407,8 @@ fn directories_are_walked_for_flow_logs_only() {
     for (name, _) in files {
         let body = if name.ends_with(".gz") {
             gzip(exposed().as_bytes())
+        } else if name.ends_with(".parquet") {
+            text_to_parquet(&exposed(), &ParquetOpts::default())
         } else {
             exposed().into_bytes()
         };
@@ -427,7 +438,17 @@ fn directories_are_walked_for_flow_logs_only() {
         .map(|p| p.rsplit('/').next().unwrap().to_string())
         .collect();
     stems.sort();
-    assert_eq!(stems, ["a.json.gz", "b.json.gz", "c.json.gz", "d.json.gz"]);
+    assert_eq!(
+        stems,
+        [
+            "a.json.gz",
+            "b.json.gz",
+            "c.json.gz",
+            "d.json.gz",
+            "h.json.gz",
+            "i.json.gz"
+        ]
+    );
     // A file named explicitly is analysed whatever its name.
     let o = run(&["analyze", "--format", "json", s(&root.join("notes.txt"))]);
     assert_eq!(code(&o), 0);
@@ -436,6 +457,55 @@ fn directories_are_walked_for_flow_logs_only() {
 
 /// (rule, subject).
 type Key = (String, String);
+#[test]
+fn every_shape_under_any_name_and_the_aws_name_gives_the_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "123456789012_vpcflowlogs_us-west-2_fl-0a1b2c3d4e5f67890_20250626T1820Z_5f3c2a1b";
+    let out = dir.path().join("out");
+    // Outside the AWSLogs/ folders, named as AWS names objects: account
+    // and region come from the name, whatever the shape of the content.
+    for (file, body) in [
+        (format!("{name}.log.gz"), gzip(exposed().as_bytes())),
+        (
+            format!("{name}.log.parquet"),
+            text_to_parquet(&exposed(), &ParquetOpts::default()),
+        ),
+        (
+            format!("{name}.cwl"),
+            text_to_cwl(&exposed(), "123456789012", 1),
+        ),
+        // The shape is never taken from the name.
+        (
+            format!("{name}-parquet.log"),
+            text_to_parquet(&exposed(), &ParquetOpts::default()),
+        ),
+    ] {
+        let path = dir.path().join(&file);
+        std::fs::write(&path, body).unwrap();
+        let o = run(&["analyze", "--format", "json", "--out", s(&out), s(&path)]);
+        assert_eq!(code(&o), 0, "{file}: {}", stderr(&o));
+        let f: Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+        assert_eq!(
+            (f["rule"].as_str(), f["region"].as_str()),
+            (Some("admin-port-exposed"), Some("us-west-2")),
+            "{file}"
+        );
+    }
+    let files: Vec<String> = tree(&out)
+        .into_iter()
+        .filter(|p| p.starts_with("flowguard/files/"))
+        .collect();
+    let prefix = "flowguard/files/account=123456789012/region=us-west-2/dt=2025-06-26/hour=18/";
+    assert_eq!(
+        files,
+        [
+            format!("{prefix}{name}-parquet.json.gz"),
+            format!("{prefix}{name}.cwl.json.gz"),
+            format!("{prefix}{name}.json.gz"),
+        ],
+        "the .log.gz and .log.parquet of one name share their summaries (a retry overwrites)"
+    );
+}
 
 fn generate_and_analyze(format: &str, seed: &str) {
     let dir = tempfile::tempdir().unwrap();

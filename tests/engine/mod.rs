@@ -1,12 +1,15 @@
 //! Tests of the engine through its public API and the `flowguard` CLI:
-//! parser conformance, rules, summaries, hostile input, the command line and
-//! property tests. Everything reads only `tests/fixtures`.
+//! parser conformance, rules, summaries, hostile input, the command line,
+//! property tests, and the three shapes of object (text, Parquet,
+//! CloudWatch Logs exports). Everything reads only `tests/fixtures`.
 
 mod cli;
 mod conformance;
+mod formats;
 mod fuzz_regressions;
 mod hostile;
 mod property;
 mod rules;
+mod shapes;
 mod summaries;
 mod support;

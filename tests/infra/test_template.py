@@ -45,6 +45,7 @@ ENV_DEFAULTS = {
     "FLOWGUARD_STATE_TTL_SECONDS": 604800,
     "FLOWGUARD_MAX_STATE_UPDATES": 100,
     "FLOWGUARD_STATE_TABLE": None,  # the state table, when correlating
+    "FLOWGUARD_CWL_FIELDS": "",
 }
 
 # Glue schema of the summary tables (SPEC section 3). account, region, dt and
@@ -241,28 +242,38 @@ def s3_triggers(template: dict) -> list[tuple[str | None, dict]]:
     return found
 
 
+# Flow-log objects as AWS names them: text (.log.gz) and Parquet (.log.parquet).
+FLOW_LOG_SUFFIXES = [".log.gz", ".log.parquet"]
+
+
 def test_new_bucket_trigger_filters_flow_log_objects(template):
     triggers = s3_triggers(template)
-    assert len(triggers) == 1, triggers
-    condition, trigger = triggers[0]
-    assert condition == "IsNewBucket"
-    assert trigger == {
-        "event": "s3:ObjectCreated:*",
-        "function": {"Fn::GetAtt": ["FlowguardFunction", "Arn"]},
-        "prefix": "AWSLogs/",
-        "suffix": ".log.gz",
-    }
+    assert len(triggers) == len(FLOW_LOG_SUFFIXES), triggers
+    for (condition, trigger), suffix in zip(triggers, FLOW_LOG_SUFFIXES):
+        assert condition == "IsNewBucket"
+        assert trigger == {
+            "event": "s3:ObjectCreated:*",
+            "function": {"Fn::GetAtt": ["FlowguardFunction", "Arn"]},
+            "prefix": "AWSLogs/",
+            "suffix": suffix,
+        }
+    # S3 refuses two rules of one event whose prefixes and suffixes overlap.
+    for a in FLOW_LOG_SUFFIXES:
+        for b in FLOW_LOG_SUFFIXES:
+            assert a == b or not (a.endswith(b) or b.endswith(a)), (a, b)
 
 
-def key_filter_semantics(key_patterns: list) -> tuple[str, str]:
-    """(prefix, suffix) that an EventBridge object-key pattern requires."""
-    assert len(key_patterns) == 1, f"one key matcher expected, got {key_patterns}"
-    matcher = key_patterns[0]
-    if "wildcard" in matcher:
+def key_filter_semantics(key_patterns: list) -> list[tuple[str, str]]:
+    """(prefix, suffix) that each matcher of an EventBridge object-key
+    pattern requires (a key matches when one matcher does)."""
+    out = []
+    for matcher in key_patterns:
+        if "wildcard" not in matcher:
+            raise AssertionError(f"unsupported key matcher {matcher}")
         head, _, tail = matcher["wildcard"].partition("*")
         assert "*" not in tail, matcher
-        return head, tail
-    raise AssertionError(f"unsupported key matcher {matcher}")
+        out.append((head, tail))
+    return out
 
 
 def test_eventbridge_rule_filters_flow_log_objects(template):
@@ -274,7 +285,9 @@ def test_eventbridge_rule_filters_flow_log_objects(template):
     assert pattern["source"] == ["aws.s3"]
     assert pattern["detail-type"] == ["Object Created"]
     assert pattern["detail"]["bucket"]["name"] == [{"Ref": "ExistingBucketName"}]
-    assert key_filter_semantics(pattern["detail"]["object"]["key"]) == ("AWSLogs/", ".log.gz")
+    assert key_filter_semantics(pattern["detail"]["object"]["key"]) == [
+        ("AWSLogs/", suffix) for suffix in FLOW_LOG_SUFFIXES
+    ]
     targets = rule["Properties"]["Targets"]
     assert [t["Arn"] for t in targets] == [{"Fn::GetAtt": ["FlowguardFunction", "Arn"]}]
 
