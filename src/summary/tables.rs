@@ -234,10 +234,13 @@ impl TableBuilder {
     /// `ports`, then their value slots.
     #[inline]
     pub fn prefetch(&self, r: &FlowRecord, stage: Prefetch) {
-        for a in [r.srcaddr, r.dstaddr].into_iter().flatten() {
-            if let IpAddr::V4(a) = a {
-                self.talkers_v4.prefetch(u32::from(a), stage);
-            }
+        // Matched in place: an array of the two `Option<IpAddr>` would be
+        // copied for every record.
+        if let Some(IpAddr::V4(a)) = &r.srcaddr {
+            self.talkers_v4.prefetch(u32::from(*a), stage);
+        }
+        if let Some(IpAddr::V4(a)) = &r.dstaddr {
+            self.talkers_v4.prefetch(u32::from(*a), stage);
         }
         if let Some(k) = PortKey::of(r) {
             self.ports.prefetch(k.pack(), stage);
