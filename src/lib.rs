@@ -9,8 +9,10 @@
 //! 1. Leaves: [`hash`], [`net`], [`severity`], [`time`], [`source`],
 //!    [`sketch`] (mergeable distinct counts).
 //! 2. Input: [`flowlog`] (field catalogue, formats, the line parser,
-//!    Parquet files and CloudWatch Logs exports), and [`config`] (one serde
-//!    struct of every setting).
+//!    Parquet files and CloudWatch Logs exports), [`intel`] (threat and
+//!    suppression lists: parsing, the merged address lookup, suppression
+//!    matching), and [`config`] (one serde struct of every setting,
+//!    holding the loaded lists).
 //! 3. Shared state: [`flow`] (a record classified once), [`bounded`] (maps
 //!    that stop growing at a bound).
 //! 4. Pure detection and aggregation: [`rules`] and [`summary`].
@@ -42,6 +44,7 @@ pub mod generate;
 #[cfg(feature = "aws")]
 pub mod handler;
 pub mod hash;
+pub mod intel;
 pub mod io;
 pub mod net;
 pub mod report;

@@ -28,6 +28,16 @@ impl Cidr {
         Some(Cidr { addr, prefix })
     }
 
+    /// The address as written (host bits may be set).
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// The prefix length: 0 to 32 for IPv4, 0 to 128 for IPv6.
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
     /// Whether `ip` is inside the network.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
