@@ -331,7 +331,7 @@ impl<'c> Aggregator<'c> {
     pub fn new(config: &'c Config) -> Aggregator<'c> {
         Aggregator {
             config,
-            rules: all_rules(),
+            rules: all_rules(config),
             tables: TableBuilder::default(),
         }
     }
@@ -681,6 +681,7 @@ impl<'c> Engine<'c> {
             aggregator.rules,
             &ctx,
             config,
+            now,
             &mut limits_hit,
             &mut warnings,
         );
@@ -715,14 +716,16 @@ impl<'c> Engine<'c> {
 }
 
 /// Turns the rules' state into findings (the subjects whose evidence in
-/// this object reaches their rule's threshold), most severe first, and,
-/// when correlating, the candidates for the store. Notes in `limits_hit`
-/// and `warnings` where a bound cut them short. The rules' state is freed
-/// before the caller builds the table rows, so the two never peak together.
+/// this object reaches their rule's threshold), most severe first, marked
+/// where a suppression applies at `now`, and, when correlating, the
+/// candidates for the store. Notes in `limits_hit` and `warnings` where a
+/// bound cut them short. The rules' state is freed before the caller
+/// builds the table rows, so the two never peak together.
 fn run_rules(
     rules: Vec<Box<dyn Rule + Send>>,
     ctx: &FindingContext,
     config: &Config,
+    now: u64,
     limits_hit: &mut Vec<String>,
     warnings: &mut Vec<String>,
 ) -> (Vec<Finding>, Vec<Candidate>) {
@@ -754,7 +757,11 @@ fn run_rules(
     let mut findings: Vec<Finding> = candidates
         .iter()
         .filter(|c| threshold.reached(c.rule, &c.evidence))
-        .map(|c| Finding::build(c, &c.evidence, ctx))
+        .map(|c| {
+            let mut f = Finding::build(c, &c.evidence, ctx);
+            f.suppress_by(&c.subject, &config.intel.suppressions, now);
+            f
+        })
         .collect();
     sort_findings(&mut findings);
     if !config.correlate {

@@ -11,11 +11,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use crate::flowlog::{Field, Format};
+use crate::intel::{Intel, Location};
 pub use crate::net::{Cidr, PortSet, TrustedNetworks};
 use crate::severity::{RuleId, Severity};
 
@@ -120,6 +122,17 @@ pub struct Config {
     /// function works per object.
     #[serde(deserialize_with = "optional_text")]
     pub state_table: Option<TableName>,
+    /// Threat lists (SPEC section 8): `s3://bucket/key` URLs for the
+    /// Lambda function, local paths for the CLI.
+    #[serde(deserialize_with = "text")]
+    pub threat_lists: Locations,
+    /// Suppression lists, located like the threat lists.
+    #[serde(deserialize_with = "text")]
+    pub suppress_lists: Locations,
+    /// Lambda: seconds between checks of the lists' ETags; a list is read
+    /// again only when its ETag changed.
+    #[serde(deserialize_with = "count")]
+    pub intel_refresh_seconds: u64,
     /// Whether the objects are correlated (a state store is in use): set
     /// by the caller, not a key. The engine then also names the subjects
     /// that reach a per-object share of each threshold.
@@ -131,6 +144,11 @@ pub struct Config {
     /// string. Default (or empty): the v2 default format.
     #[serde(deserialize_with = "cwl_fields")]
     pub cwl_fields: Format,
+    /// The loaded threat and suppression lists: data, not text. The
+    /// binaries fill it after reading `threat_lists` and `suppress_lists`;
+    /// empty, the engine does no lookup at all.
+    #[serde(skip)]
+    pub intel: Arc<Intel>,
 }
 
 impl Default for Config {
@@ -162,8 +180,12 @@ impl Default for Config {
             state_ttl_seconds: 7 * 24 * 3600,
             max_state_updates: 100,
             state_table: None,
+            threat_lists: Locations::default(),
+            suppress_lists: Locations::default(),
+            intel_refresh_seconds: 300,
             correlate: false,
             cwl_fields: Format::default_v2(),
+            intel: Arc::default(),
         }
     }
 }
@@ -405,6 +427,22 @@ impl FromStr for TopicArn {
                 "'{s}' is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
             ))
         }
+    }
+}
+
+/// Comma-separated list locations: `s3://bucket/key` URLs or local paths.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Locations(pub Vec<Location>);
+
+impl FromStr for Locations {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Locations, String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(Location::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Locations)
     }
 }
 
@@ -659,6 +697,12 @@ mod tests {
             ("FLOWGUARD_CWL_FIELDS", "srcaddr,srcaddr", "listed twice"),
             ("FLOWGUARD_CWL_FIELDS", " , ", "must list the fields"),
             (
+                "FLOWGUARD_THREAT_LISTS",
+                "s3://b/k,s3://nokey",
+                "'s3://nokey'",
+            ),
+            ("FLOWGUARD_INTEL_REFRESH_SECONDS", "0", "'0'"),
+            (
                 "FLOWGUARD_SEVERITY_NO_RULE",
                 "high",
                 "no rule named 'no-rule'",
@@ -721,6 +765,25 @@ mod tests {
             ["srcaddr", "dstaddr", "next-new-field"]
         );
         assert_eq!(c.cwl_fields.warnings().len(), 1);
+        let lists = env(&[
+            (
+                "FLOWGUARD_THREAT_LISTS",
+                "s3://sec-feeds/intel.csv, s3://sec-feeds/tor.txt,",
+            ),
+            ("FLOWGUARD_SUPPRESS_LISTS", "s3://sec-feeds/exceptions.csv"),
+            ("FLOWGUARD_INTEL_REFRESH_SECONDS", "60"),
+        ])
+        .unwrap();
+        let shown: Vec<String> = lists.threat_lists.0.iter().map(|l| l.to_string()).collect();
+        assert_eq!(
+            shown,
+            ["s3://sec-feeds/intel.csv", "s3://sec-feeds/tor.txt"]
+        );
+        assert_eq!(lists.suppress_lists.0.len(), 1);
+        assert_eq!(lists.intel_refresh_seconds, 60);
+        let d = env(&[]).unwrap();
+        assert!(d.threat_lists.0.is_empty() && d.intel.is_empty());
+        assert_eq!(d.intel_refresh_seconds, 300);
         assert_eq!(d.summary_prefix, "flowguard/");
         assert_eq!(d.publish_min_severity(), Severity::Medium);
     }
@@ -746,6 +809,19 @@ mod tests {
         assert!(e.message.contains("'10'"), "{e}");
         let e = Config::from_toml("[severity]\nport-scan = \"x\"", "c.toml").unwrap_err();
         assert_eq!(e.origin, "c.toml: severity.port-scan");
+        let c = Config::from_toml(
+            "threat_lists = [\"lists/c2.txt\", \"lists/tor.csv\"]\nsuppress_lists = \"ex.csv\"",
+            "c.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            c.threat_lists.0,
+            [
+                Location::Path("lists/c2.txt".into()),
+                Location::Path("lists/tor.csv".into())
+            ]
+        );
+        assert_eq!(c.suppress_lists.0, [Location::Path("ex.csv".into())]);
         let e = Config::from_toml("summary_prefix = \"\"", "c.toml").unwrap_err();
         assert_eq!(e.origin, "c.toml: summary_prefix");
         let c = Config::from_toml(

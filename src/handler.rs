@@ -135,6 +135,27 @@ impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
         }
     }
 
+    /// The same handler with another configuration (the Lambda function
+    /// swaps in re-read threat and suppression lists); correlation stays
+    /// on when a state store is in use.
+    pub fn with_config(&self, config: Arc<Config>) -> Handler<S, P, D> {
+        let mut config = config;
+        if self.state.is_some() && !config.correlate {
+            Arc::make_mut(&mut config).correlate = true;
+        }
+        Handler {
+            store: self.store.clone(),
+            publisher: self.publisher.clone(),
+            config,
+            state: self.state.clone(),
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
     /// Handles one invocation payload and returns the response.
     pub async fn handle(&self, payload: Value) -> Result<Value, HandlerError> {
         match decode(&payload)? {
@@ -290,7 +311,7 @@ impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
         let Some(state) = &self.state else {
             let mut due = Vec::new();
             for f in report.findings.iter_mut() {
-                if f.severity >= min && will_publish {
+                if f.severity >= min && will_publish && !f.suppressed {
                     f.notified = true;
                     due.push(f.clone());
                 }
@@ -584,10 +605,11 @@ impl<'a> Job<'a> {
         let published = notified.is_some();
         let counts = report.counts();
         let by_sev = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
+        let suppressed = report.findings.iter().filter(|f| f.suppressed).count();
         let elapsed_ms = started.elapsed().as_millis() as u64;
         tracing::info!(
             bucket = %self.obj.bucket, key = %self.obj.key, records = counts.records, malformed = counts.malformed,
-            findings = report.findings.len(), published, notifications = notified.unwrap_or(0),
+            findings = report.findings.len(), suppressed, published, notifications = notified.unwrap_or(0),
             state_requests, elapsed_ms, "processed"
         );
         println!(
@@ -600,6 +622,7 @@ impl<'a> Job<'a> {
                     by_sev(Severity::Medium),
                     by_sev(Severity::Low)
                 ],
+                suppressed,
                 notified.unwrap_or(0),
                 state_requests,
                 elapsed_ms
@@ -623,11 +646,13 @@ pub const ALREADY_PROCESSED: &str = "already processed";
 /// Outcome reason for an object deleted before it was read.
 pub const NO_SUCH_OBJECT: &str = "object no longer exists";
 
-/// A CloudWatch Embedded Metric Format line for one object.
+/// A CloudWatch Embedded Metric Format line for one object: `findings`
+/// by severity (high, medium, low), of which `suppressed`.
 pub fn emf_line(
     timestamp_ms: u64,
     counts: Counts,
     findings: [usize; 3],
+    suppressed: usize,
     notifications: usize,
     state_requests: u64,
     duration_ms: u64,
@@ -645,6 +670,7 @@ pub fn emf_line(
                     {"Name": "FindingsHigh", "Unit": "Count"},
                     {"Name": "FindingsMedium", "Unit": "Count"},
                     {"Name": "FindingsLow", "Unit": "Count"},
+                    {"Name": "Suppressed", "Unit": "Count"},
                     {"Name": "Notifications", "Unit": "Count"},
                     {"Name": "StateRequests", "Unit": "Count"},
                     {"Name": "Duration", "Unit": "Milliseconds"}
@@ -657,6 +683,7 @@ pub fn emf_line(
         "FindingsHigh": findings[0],
         "FindingsMedium": findings[1],
         "FindingsLow": findings[2],
+        "Suppressed": suppressed,
         "Notifications": notifications,
         "StateRequests": state_requests,
         "Duration": duration_ms,
@@ -815,6 +842,69 @@ mod tests {
             "{}",
             sent[0].subject
         );
+    }
+
+    #[tokio::test]
+    async fn a_suppressed_finding_is_written_and_never_published() {
+        let (store, publisher, h) = handler();
+        let exceptions = "rule,cidr,port,reason,expires\n\
+                          admin-port-exposed,10.0.0.5,22,bastion open by design,\n";
+        let list =
+            crate::intel::parse_suppress_list("ex.csv", "ex.csv", exceptions.as_bytes()).unwrap();
+        let mut config = (**h.config()).clone();
+        config.intel = Arc::new(crate::intel::Intel::new(&[], &[list]));
+        let h = h.with_config(Arc::new(config));
+        store.insert(BUCKET, KEY, exposed_ssh());
+        h.process(&object(KEY)).await.unwrap();
+        let msg = &publisher.published.lock().unwrap()[0];
+        assert_eq!(msg.rules, ["admin-port-brute-force"], "{}", msg.message);
+        let key = summaries(&store)
+            .into_iter()
+            .find(|k| k.starts_with("flowguard/findings/"))
+            .unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::MultiGzDecoder::new(&store.get(BUCKET, &key).unwrap()[..]),
+            &mut text,
+        )
+        .unwrap();
+        let rows: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let exposed = rows
+            .iter()
+            .find(|r| r["rule"] == "admin-port-exposed")
+            .unwrap();
+        assert_eq!(
+            (&exposed["suppressed"], &exposed["notified"]),
+            (&json!(true), &json!(false))
+        );
+        assert_eq!(exposed["suppression_reason"], "bastion open by design");
+        let brute = rows
+            .iter()
+            .find(|r| r["rule"] == "admin-port-brute-force")
+            .unwrap();
+        assert_eq!(
+            (&brute["suppressed"], &brute["notified"]),
+            (&json!(false), &json!(true))
+        );
+    }
+
+    #[test]
+    fn emf_counts_suppressed_findings() {
+        let line = emf_line(1, Counts::default(), [2, 1, 0], 1, 2, 0, 5);
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["Suppressed"], 1);
+        assert_eq!(v["FindingsHigh"], 2);
+        assert_eq!(v["Notifications"], 2);
+        let names: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"Suppressed"), "{names:?}");
     }
 
     #[tokio::test]

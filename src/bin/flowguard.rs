@@ -14,6 +14,9 @@ use flate2::Compression;
 
 use flowguard::correlate::{block_on, correlate, settle, MemoryStore, Policy, StateStore};
 use flowguard::generate::{generate, generate_objects, GenFormat, GenOptions, Manifest};
+use flowguard::intel::{
+    parse_suppress_list, parse_threat_list, Intel, IntelError, Location, SuppressList, ThreatList,
+};
 use flowguard::io::state_file::FileStore;
 use flowguard::io::write_summaries;
 use flowguard::report::{render_notifications, render_text};
@@ -225,6 +228,37 @@ fn load_config(path: Option<&Path>, min: Option<Severity>) -> Result<(Config, Se
     Ok((config, min))
 }
 
+/// Reads the threat and suppression lists of `config` from local files
+/// into `config.intel`. Any list that cannot be read or parsed is an error
+/// naming it (and the line): never half a list.
+fn load_lists(config: &mut Config) -> Result<(), IntelError> {
+    fn read(location: &Location) -> Result<Vec<u8>, IntelError> {
+        match location {
+            Location::Path(p) => {
+                std::fs::read(p).map_err(|e| IntelError::list(p, format!("cannot read: {e}")))
+            }
+            Location::S3 { .. } => Err(IntelError::list(
+                &location.to_string(),
+                "the CLI reads lists from local files (the Lambda function reads s3:// URLs): \
+                 download it first",
+            )),
+        }
+    }
+    if config.threat_lists.0.is_empty() && config.suppress_lists.0.is_empty() {
+        return Ok(());
+    }
+    let mut threats: Vec<ThreatList> = Vec::new();
+    for l in &config.threat_lists.0 {
+        threats.push(parse_threat_list(&l.to_string(), l.name(), &read(l)?)?);
+    }
+    let mut suppressions: Vec<SuppressList> = Vec::new();
+    for l in &config.suppress_lists.0 {
+        suppressions.push(parse_suppress_list(&l.to_string(), l.name(), &read(l)?)?);
+    }
+    config.intel = Arc::new(Intel::new(&threats, &suppressions));
+    Ok(())
+}
+
 /// Files to analyse: given files as is, directories walked for flow logs.
 fn collect_inputs(paths: &[String]) -> (Vec<String>, Vec<String>) {
     let mut files = Vec::new();
@@ -295,6 +329,10 @@ fn analyze(
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = load_lists(&mut config) {
+        eprintln!("flowguard: list error: {e}");
+        return ExitCode::from(2);
+    }
     // The objects of a run are correlated (SPEC section 7).
     config.correlate = true;
     let run = run(min);
@@ -426,7 +464,9 @@ fn analyze_with<S: StateStore>(
             // Standard output closed (e.g. piped to head): stop quietly.
             return ExitCode::from(if failed > 0 { 1 } else { 0 });
         }
-        if let Some(top) = report.findings.iter().map(|f| f.severity).max() {
+        // A suppressed finding is a known exception: it never fails a run.
+        let unsuppressed = report.findings.iter().filter(|f| !f.suppressed);
+        if let Some(top) = unsuppressed.map(|f| f.severity).max() {
             worst = Some(worst.map_or(top, |w| w.max(top)));
         }
     }

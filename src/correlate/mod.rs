@@ -134,7 +134,12 @@ pub async fn correlate<S: StateStore>(
         let at = state::event_time(&c.evidence, object_time);
         let mut attempt = 0;
         let (decision, version) = loop {
-            let d = state::decide(prior.as_ref().map(|p| &p.state), c, &token, at, now, policy);
+            let prior_state = prior.as_ref().map(|p| &p.state);
+            let mut d = state::decide(prior_state, c, &token, at, now, policy, true);
+            // A suppressed finding (SPEC 8) is tracked, never claimed.
+            if d.claimed && suppressed(config, c, &d.state.total, now) {
+                d = state::decide(prior_state, c, &token, at, now, policy, false);
+            }
             let expected = prior.as_ref().map(|p| p.version);
             let expires = now
                 .max(d.state.last_seen)
@@ -159,6 +164,7 @@ pub async fn correlate<S: StateStore>(
         let mut shown = c.clone();
         shown.severity = s.severity;
         let mut f = Finding::build(&shown, &s.total, &ctx);
+        f.suppress_by(&c.subject, &config.intel.suppressions, now);
         f.occurrences = s.occurrences;
         f.window_flows = decision.verdict.window_count;
         f.notified = decision.claimed;
@@ -173,7 +179,9 @@ pub async fn correlate<S: StateStore>(
     // not correlated and not notified.
     for c in &over {
         if policy.thresholds.reached(c.rule, &c.evidence) {
-            findings.push(Finding::build(c, &c.evidence, &ctx));
+            let mut f = Finding::build(c, &c.evidence, &ctx);
+            f.suppress_by(&c.subject, &config.intel.suppressions, now);
+            findings.push(f);
         }
     }
     crate::analyze::sort_findings(&mut findings);
@@ -183,6 +191,16 @@ pub async fn correlate<S: StateStore>(
     report.findings = findings;
     out.requests = store.requests() - before;
     Ok(out)
+}
+
+/// Whether a suppression applies at `now` to the finding of `c` built from
+/// `total`, the window's evidence.
+fn suppressed(config: &Config, c: &Candidate, total: &crate::rules::Evidence, now: u64) -> bool {
+    config
+        .intel
+        .suppressions
+        .find(c.rule, c.subject.target(), &total.dst_ports, now)
+        .is_some()
 }
 
 /// Ends the claims of an object: confirmed when its message was published,

@@ -139,7 +139,9 @@ pub fn event_time(e: &Evidence, fallback: u64) -> u64 {
 
 /// Merges `candidate` (seen in `object` at event time `at`) into `prior`
 /// (`None` for a new subject), decides the window verdict, and claims the
-/// notification when it is due. `now` is the wall clock (claim leases).
+/// notification when it is due and `may_notify` (false for a suppressed
+/// finding: tracked, never claimed). `now` is the wall clock (claim
+/// leases).
 pub fn decide(
     prior: Option<&SubjectState>,
     candidate: &Candidate,
@@ -147,6 +149,7 @@ pub fn decide(
     at: u64,
     now: u64,
     policy: &Policy,
+    may_notify: bool,
 ) -> Decision {
     let mut s = match prior {
         // A finding ends after `state_ttl_seconds` of event time without
@@ -174,7 +177,7 @@ pub fn decide(
     prune(&mut s.window, s.last_seen, policy.window_seconds);
     s.severity = candidate.severity;
     let verdict = window_verdict(&s, at, policy);
-    let claimed = verdict.fires && claim_if_due(&mut s, object, at, now, policy);
+    let claimed = may_notify && verdict.fires && claim_if_due(&mut s, object, at, now, policy);
     Decision {
         state: s,
         verdict,
@@ -350,7 +353,7 @@ mod tests {
         let mut state: Option<SubjectState> = None;
         let mut out = Vec::new();
         for (object, at, c) in steps {
-            let d = decide(state.as_ref(), c, object, *at, T0, &policy());
+            let d = decide(state.as_ref(), c, object, *at, T0, &policy(), true);
             state = Some(if d.claimed {
                 confirm(&d.state, object).unwrap()
             } else {
@@ -450,7 +453,7 @@ mod tests {
         let mut state = d.last().unwrap().state.clone();
         state.claim = None;
         let later = state.last_seen + 7 * 24 * H + 1;
-        let again = decide(Some(&state), &brute(20), "late", later, T0, &policy());
+        let again = decide(Some(&state), &brute(20), "late", later, T0, &policy(), true);
         assert!(again.claimed);
         assert_eq!(again.state.occurrences, 1);
         assert_eq!(again.state.first_seen, later);
@@ -460,23 +463,43 @@ mod tests {
     fn severity_escalation_notifies_again() {
         let mut c = brute(20);
         c.severity = Severity::Medium;
-        let first = decide(None, &c, "a", T0, T0, &policy());
+        let first = decide(None, &c, "a", T0, T0, &policy(), true);
         assert!(first.claimed);
         let s = confirm(&first.state, "a").unwrap();
-        let same = decide(Some(&s), &c, "b", T0 + 300, T0, &policy());
+        let same = decide(Some(&s), &c, "b", T0 + 300, T0, &policy(), true);
         assert!(!same.claimed);
         c.severity = Severity::High;
-        let higher = decide(Some(&same.state), &c, "c", T0 + 600, T0, &policy());
+        let higher = decide(Some(&same.state), &c, "c", T0 + 600, T0, &policy(), true);
         assert!(higher.claimed, "severity rose");
         // Below the minimum severity: tracked, never notified.
         let mut low = brute(20);
         low.severity = Severity::Low;
-        assert!(!decide(None, &low, "a", T0, T0, &policy()).claimed);
+        assert!(!decide(None, &low, "a", T0, T0, &policy(), true).claimed);
+    }
+
+    #[test]
+    fn a_suppressed_finding_is_tracked_and_never_claimed() {
+        let quiet = decide(None, &brute(20), "a", T0, T0, &policy(), false);
+        assert!(quiet.verdict.fires && !quiet.claimed);
+        assert_eq!(quiet.state.claim, None);
+        assert_eq!(quiet.state.notified_at, None);
+        assert_eq!(quiet.state.occurrences, 1);
+        // Once the suppression expires, the finding is new to notifications.
+        let later = decide(
+            Some(&quiet.state),
+            &brute(20),
+            "b",
+            T0 + 300,
+            T0,
+            &policy(),
+            true,
+        );
+        assert!(later.claimed);
     }
 
     #[test]
     fn one_claim_wins_and_a_released_claim_is_claimed_again() {
-        let first = decide(None, &brute(20), "a", T0, T0, &policy());
+        let first = decide(None, &brute(20), "a", T0, T0, &policy(), true);
         assert!(first.claimed);
         // Another object sees the finding while the claim is live.
         let other = decide(
@@ -486,10 +509,19 @@ mod tests {
             T0 + 60,
             T0 + 10,
             &policy(),
+            true,
         );
         assert!(!other.claimed);
         // The retry of the claiming object claims again.
-        let retry = decide(Some(&other.state), &brute(20), "a", T0, T0 + 20, &policy());
+        let retry = decide(
+            Some(&other.state),
+            &brute(20),
+            "a",
+            T0,
+            T0 + 20,
+            &policy(),
+            true,
+        );
         assert!(retry.claimed);
         // Publishing failed: released, the last notification restored.
         let released = release(&retry.state, "a").unwrap();
@@ -502,6 +534,7 @@ mod tests {
             T0 + 60,
             T0 + 30,
             &policy(),
+            true,
         );
         assert!(next.claimed, "the next delivery notifies");
         // A claim that was never confirmed expires after its lease.
@@ -512,6 +545,7 @@ mod tests {
             T0 + 120,
             T0 + 30 + CLAIM_LEASE_SECONDS,
             &policy(),
+            true,
         );
         assert!(stale.claimed);
         assert!(confirm(&stale.state, "b").is_none());

@@ -66,6 +66,9 @@ pub fn render_text(report: &Report, min: Severity) -> String {
             if f.occurrences == 1 { "" } else { "s" },
             if f.notified { "; notified" } else { "" }
         );
+        if let Some(reason) = f.suppression_reason.as_deref().filter(|_| f.suppressed) {
+            let _ = writeln!(out, "          suppressed: {reason}");
+        }
         if let Some(sources) = super::sources_text(f) {
             let _ = writeln!(out, "          sources: {sources}");
         }

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::hits::{MAX_LISTED_ADDRS, MAX_LISTED_INTERFACES, MAX_LISTED_PORTS};
+use crate::intel::Target;
 use crate::severity::{RuleId, Severity};
 use crate::sketch::DistinctCount;
 
@@ -52,6 +53,18 @@ impl Subject {
         match self {
             Subject::Source { addr } | Subject::Address { addr } => Some(*addr),
             Subject::Service { .. } | Subject::Interface { .. } => None,
+        }
+    }
+
+    /// What suppressions match (SPEC section 8): the source of an attacker
+    /// rule, the exposed service's address, the listed address, or the
+    /// interface.
+    pub fn target(&self) -> Target<'_> {
+        match self {
+            Subject::Source { addr }
+            | Subject::Address { addr }
+            | Subject::Service { addr, .. } => Target::Addr(*addr),
+            Subject::Interface { id } => Target::Interface(id),
         }
     }
 }
@@ -203,6 +216,13 @@ pub struct Evidence {
     pub distinct_ports: DistinctCount,
     /// Scan targets (`port-scan` only), largest first.
     pub targets: Vec<ScanTarget>,
+    /// Flows whose destination was the subject's address (threat-list
+    /// matches: sent by our hosts to the listed address).
+    #[serde(default)]
+    pub flows_to_subject: u64,
+    /// Bytes of those flows.
+    #[serde(default)]
+    pub bytes_to_subject: u64,
 }
 
 impl Evidence {
@@ -239,6 +259,8 @@ impl Evidence {
             add_target(&mut self.targets, t);
         }
         self.targets.sort_by_key(|t| std::cmp::Reverse(t.breadth()));
+        self.flows_to_subject = self.flows_to_subject.saturating_add(other.flows_to_subject);
+        self.bytes_to_subject = self.bytes_to_subject.saturating_add(other.bytes_to_subject);
     }
 
     /// The evidence of one actor: `src` is its only source.

@@ -8,6 +8,7 @@ use super::evidence::{Candidate, Evidence, Subject};
 use super::{plural, port_label, ports_label, remote_service_technique, FindingContext};
 use crate::config::Config;
 use crate::hash::fnv1a64;
+use crate::intel::Suppressions;
 use crate::severity::{RuleId, Severity};
 use crate::source::SourceRef;
 use crate::time::rfc3339;
@@ -78,6 +79,11 @@ pub struct Finding {
     /// What the rule counted within the window that fired (the object's
     /// own count without correlation).
     pub window_flows: u64,
+    /// Whether a suppression entry applies (SPEC section 8): the finding
+    /// is written, never notified.
+    pub suppressed: bool,
+    /// The reason of that entry.
+    pub suppression_reason: Option<String>,
 }
 
 /// The `finding_id` of a subject: `fg-` and 16 hex digits of a stable hash
@@ -129,6 +135,32 @@ impl Finding {
             notified: false,
             occurrences: 1,
             window_flows: evidence.count,
+            suppressed: false,
+            suppression_reason: None,
+        }
+    }
+
+    /// Marks the finding suppressed when an entry of `suppressions`
+    /// applies to it at `now` (wall-clock Unix seconds): its rule, its
+    /// `subject`'s address (or interface) and, for an entry with a port,
+    /// its `dst_ports`. Returns whether it is suppressed.
+    pub fn suppress_by(
+        &mut self,
+        subject: &Subject,
+        suppressions: &Suppressions,
+        now: u64,
+    ) -> bool {
+        match suppressions.find(self.rule, subject.target(), &self.dst_ports, now) {
+            Some(s) => {
+                self.suppressed = true;
+                self.suppression_reason = Some(s.reason.clone());
+                true
+            }
+            None => {
+                self.suppressed = false;
+                self.suppression_reason = None;
+                false
+            }
         }
     }
 }
@@ -177,8 +209,8 @@ impl Thresholds {
     }
 
     /// Whether `evidence` of `rule` reaches these thresholds. Rules without
-    /// a threshold (exposure, visibility gaps, threat lists) fire on any
-    /// flow.
+    /// a threshold (exposure, visibility gaps) fire on any flow; a
+    /// threat-list match on an accepted flow.
     pub fn reached(&self, rule: RuleId, evidence: &Evidence) -> bool {
         match rule {
             RuleId::AdminPortBruteForce => evidence.count >= self.brute_force,
@@ -191,10 +223,10 @@ impl Thresholds {
                         .widest_sweep()
                         .is_some_and(|(_, n)| n >= self.sweep)
             }
-            RuleId::AdminPortExposed
-            | RuleId::SensitivePortExposed
-            | RuleId::SkippedRecords
-            | RuleId::ThreatIntelMatch => evidence.flows > 0,
+            RuleId::AdminPortExposed | RuleId::SensitivePortExposed | RuleId::SkippedRecords => {
+                evidence.flows > 0
+            }
+            RuleId::ThreatIntelMatch => evidence.accepted > 0,
         }
     }
 }
@@ -251,12 +283,23 @@ fn title(c: &Candidate, e: &Evidence) -> String {
         ),
         (RuleId::ThreatIntelMatch, _) => {
             let label = c.label.as_deref().unwrap_or("threat list");
-            format!(
-                "{} of ours exchanged {} flow{} with {subject} ({label})",
-                host_list(&e.dst_addrs, e.distinct_dst.count()),
-                e.flows,
-                plural(e.flows)
-            )
+            let hosts = host_list(&e.dst_addrs, e.distinct_dst.count());
+            let sent = e.bytes_to_subject;
+            let received = e.bytes.saturating_sub(sent);
+            let from_listed = e.flows.saturating_sub(e.flows_to_subject);
+            match (e.flows_to_subject > 0, from_listed > 0) {
+                (true, false) => {
+                    format!("{hosts} sent {} to {subject} ({label})", human_bytes(sent))
+                }
+                (false, _) => {
+                    format!("{subject} sent {} to {hosts} ({label})", human_bytes(received))
+                }
+                (true, true) => format!(
+                    "{hosts} sent {} to and received {} from {subject} ({label})",
+                    human_bytes(sent),
+                    human_bytes(received)
+                ),
+            }
         }
         (RuleId::AdminPortExposed | RuleId::SensitivePortExposed, _) => format!(
             "{} accepted {} flows from the internet",
@@ -279,6 +322,26 @@ fn host_list(addrs: &[std::net::IpAddr], distinct: u64) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+}
+
+/// `512 bytes`, `4 KB`, `1.5 MB`, `230 GB` (powers of 1000).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KB", "MB", "GB", "TB", "PB"];
+    if n < 1000 {
+        return format!("{n} byte{}", plural(n));
+    }
+    let mut v = n as f64 / 1000.0;
+    let mut unit = 0;
+    while v >= 999.5 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if v < 9.95 {
+        let t = format!("{v:.1}");
+        format!("{} {}", t.strip_suffix(".0").unwrap_or(&t), UNITS[unit])
+    } else {
+        format!("{v:.0} {}", UNITS[unit])
     }
 }
 
@@ -392,6 +455,27 @@ mod tests {
         assert_eq!(whole.share(300, 300), whole);
         assert_eq!(whole.share(3600, 300), whole, "never above the threshold");
         assert_eq!(whole.share(0, 3600).brute_force, 1, "never below one");
+    }
+
+    #[test]
+    fn byte_counts_for_titles() {
+        let cases = [
+            (0, "0 bytes"),
+            (1, "1 byte"),
+            (999, "999 bytes"),
+            (1000, "1 KB"),
+            (4096, "4.1 KB"),
+            (4000, "4 KB"),
+            (15_300, "15 KB"),
+            (999_499, "999 KB"),
+            (999_500, "1 MB"),
+            (1_500_000, "1.5 MB"),
+            (230_000_000_000, "230 GB"),
+            (u64::MAX, "18447 PB"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(human_bytes(n), want, "{n}");
+        }
     }
 
     #[test]

@@ -470,6 +470,8 @@ impl Hits {
             distinct_dst,
             distinct_ports,
             targets: Vec::new(),
+            flows_to_subject: 0,
+            bytes_to_subject: 0,
         }
     }
 

@@ -22,6 +22,7 @@ mod hits;
 mod rejected;
 mod scan;
 mod skipped;
+mod threat;
 
 pub use admin::AdminPortBruteForce;
 pub use evidence::{Candidate, Evidence, ScanTarget, Subject};
@@ -31,6 +32,7 @@ pub use hits::{Hits, InterfaceTable};
 pub use rejected::RejectedTraffic;
 pub use scan::PortScan;
 pub use skipped::SkippedRecords;
+pub use threat::ThreatIntelMatch;
 
 /// What every finding of one object shares.
 #[derive(Debug, Clone)]
@@ -69,16 +71,21 @@ pub trait Rule {
     fn entries(&self) -> usize;
 }
 
-/// All rules, in the order of SPEC §2.
-pub fn all_rules() -> Vec<Box<dyn Rule + Send>> {
-    vec![
+/// All rules, in the order of SPEC §2. `threat-intel-match` only when a
+/// threat list is loaded: without one, no record is looked up.
+pub fn all_rules(config: &Config) -> Vec<Box<dyn Rule + Send>> {
+    let mut rules: Vec<Box<dyn Rule + Send>> = vec![
         Box::new(Exposure::new(RuleId::AdminPortExposed)),
         Box::new(AdminPortBruteForce::default()),
         Box::new(Exposure::new(RuleId::SensitivePortExposed)),
         Box::new(PortScan::default()),
         Box::new(RejectedTraffic::default()),
         Box::new(SkippedRecords::default()),
-    ]
+    ];
+    if !config.intel.threats.is_empty() {
+        rules.push(Box::new(ThreatIntelMatch::new(config.intel.clone())));
+    }
+    rules
 }
 
 /// The usual name of a well-known port, for titles.

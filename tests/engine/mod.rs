@@ -8,6 +8,7 @@ mod conformance;
 mod formats;
 mod fuzz_regressions;
 mod hostile;
+mod intel;
 mod property;
 mod rules;
 mod shapes;
