@@ -1,8 +1,11 @@
 //! `flowguard-lambda`: the S3-triggered Lambda function (packaged as
 //! `bootstrap` by cargo-lambda). Configuration is read once, clients are
-//! built once, then every invocation goes to [`flowguard::handler`].
+//! built once, the threat and suppression lists are read from S3, then
+//! every invocation goes to [`flowguard::handler`] (after a check of the
+//! lists' ETags, at most once per `intel_refresh_seconds`).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
@@ -11,7 +14,9 @@ use serde_json::Value;
 use flowguard::config::Config;
 use flowguard::correlate::StateStore;
 use flowguard::handler::{Handler, HandlerError};
+use flowguard::intel::Location;
 use flowguard::io::dynamodb::DynamoStore;
+use flowguard::io::lists::{ListSet, S3Lists};
 use flowguard::io::s3::S3Store;
 use flowguard::io::sns::SnsPublisher;
 use flowguard::io::{ObjectStore, Publisher};
@@ -28,8 +33,8 @@ async fn main() -> Result<(), Error> {
         .with_current_span(false)
         .init();
 
-    let config = match Config::from_env(std::env::vars()) {
-        Ok(c) => Arc::new(c),
+    let mut config = match Config::from_env(std::env::vars()) {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("flowguard-lambda: configuration error: {e}");
             tracing::error!(variable = %e.origin, "configuration error: {}", e.message);
@@ -44,7 +49,10 @@ async fn main() -> Result<(), Error> {
     let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(custom_endpoint)
         .build();
-    let store = Arc::new(S3Store::new(aws_sdk_s3::Client::from_conf(s3_config)));
+    let s3 = aws_sdk_s3::Client::from_conf(s3_config);
+    let lists = load_lists(&mut config, S3Lists::new(s3.clone())).await;
+    let config = Arc::new(config);
+    let store = Arc::new(S3Store::new(s3));
     let topic = config
         .topic_arn
         .as_ref()
@@ -72,13 +80,17 @@ async fn main() -> Result<(), Error> {
                 table.0.clone(),
             ));
             tracing::info!(table = %table.0, window_seconds = config.window_seconds, "correlating objects in DynamoDB");
-            Box::pin(serve(Handler::with_state(store, publisher, config, state))).await
+            Box::pin(serve(
+                Handler::with_state(store, publisher, config, state),
+                lists,
+            ))
+            .await
         }
         None => {
             tracing::warn!(
                 "FLOWGUARD_STATE_TABLE is not set: every object is analysed on its own (no correlation across objects, a message per object with findings)"
             );
-            Box::pin(serve(Handler::new(store, publisher, config))).await
+            Box::pin(serve(Handler::new(store, publisher, config), lists)).await
         }
     }
 }
@@ -86,16 +98,82 @@ async fn main() -> Result<(), Error> {
 /// Attempts of a DynamoDB request (the first and the retries).
 const DYNAMODB_ATTEMPTS: u32 = 6;
 
-async fn serve<S, P, D>(handler: Handler<S, P, D>) -> Result<(), Error>
+/// Seconds since start, on a monotonic clock (the lists' refresh).
+fn clock() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs()
+}
+
+/// Reads the threat and suppression lists into `config.intel`. A list
+/// that is not an `s3://` URL, cannot be read or does not parse stops the
+/// start: the function never runs with half a list.
+async fn load_lists(config: &mut Config, source: S3Lists) -> Option<ListSet<S3Lists>> {
+    if config.threat_lists.0.is_empty() && config.suppress_lists.0.is_empty() {
+        return None;
+    }
+    for (variable, lists) in [
+        ("FLOWGUARD_THREAT_LISTS", &config.threat_lists),
+        ("FLOWGUARD_SUPPRESS_LISTS", &config.suppress_lists),
+    ] {
+        if let Some(Location::Path(p)) = lists.0.iter().find(|l| matches!(l, Location::Path(_))) {
+            let message = format!(
+                "'{p}' is not an s3://bucket/key URL (the function reads its lists from S3)"
+            );
+            eprintln!("flowguard-lambda: configuration error: {variable}: {message}");
+            tracing::error!(variable, "configuration error: {message}");
+            std::process::exit(2);
+        }
+    }
+    match ListSet::load(source, config, clock()).await {
+        Ok(set) => {
+            config.intel = Arc::new(set.intel());
+            for (list, entries) in set.sizes() {
+                tracing::info!(list = %list, entries, "list loaded");
+            }
+            Some(set)
+        }
+        Err(e) => {
+            eprintln!("flowguard-lambda: list error: {e}");
+            tracing::error!(list = %e.list, line = e.line, "list cannot be used, the function does not start: {}", e.message);
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn serve<S, P, D>(
+    handler: Handler<S, P, D>,
+    lists: Option<ListSet<S3Lists>>,
+) -> Result<(), Error>
 where
     S: ObjectStore,
     P: Publisher,
     D: StateStore + 'static,
 {
-    let handler = Arc::new(handler);
+    // One invocation at a time: the lock is never contended; it lets an
+    // invocation swap in a handler with re-read lists.
+    let current = Arc::new(tokio::sync::Mutex::new((Arc::new(handler), lists)));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let handler = handler.clone();
+        let current = current.clone();
         async move {
+            let handler = {
+                let mut guard = current.lock().await;
+                let (handler, lists) = &mut *guard;
+                if let Some(lists) = lists.as_mut() {
+                    let refresh = lists.refresh(clock()).await;
+                    for e in &refresh.failed {
+                        tracing::error!(list = %e.list, line = e.line, "list could not be read again; the previous version stays in use: {}", e.message);
+                    }
+                    for (list, entries) in &refresh.reread {
+                        tracing::info!(list = %list, entries, "list changed (new ETag) and was read again");
+                    }
+                    if let Some(intel) = refresh.intel {
+                        let mut config = (**handler.config()).clone();
+                        config.intel = Arc::new(intel);
+                        *handler = Arc::new(handler.with_config(Arc::new(config)));
+                    }
+                }
+                handler.clone()
+            };
             handler.handle(event.payload).await.map_err(|e| Diagnostic {
                 error_type: match e {
                     HandlerError::Event(_) => "UnrecognisedEvent".to_string(),

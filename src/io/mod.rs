@@ -1,8 +1,10 @@
 //! The I/O edge: small traits for reading objects, storing summaries and
-//! publishing messages. The local filesystem writer is here; the in-memory
-//! fakes (tests only) serve the handler's unit tests; S3 and SNS implementations live
-//! behind the `aws` feature, with the bridge that lets the engine's
-//! blocking threads read byte ranges of an object (Parquet) from a store.
+//! publishing messages, and the threat and suppression lists the Lambda
+//! function reads ([`lists`]). The local filesystem writer is here; the
+//! in-memory fakes (tests only) serve the handler's unit tests; S3 and SNS
+//! implementations live behind the `aws` feature, with the bridge that lets
+//! the engine's blocking threads read byte ranges of an object (Parquet)
+//! from a store.
 
 use std::future::Future;
 use std::io::Read;
@@ -12,6 +14,7 @@ use crate::report::SnsMessage;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod fs;
+pub mod lists;
 #[cfg(test)]
 pub(crate) mod memory;
 #[cfg(feature = "aws")]
