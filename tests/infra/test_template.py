@@ -46,6 +46,8 @@ ENV_DEFAULTS = {
     "FLOWGUARD_MAX_STATE_UPDATES": 100,
     "FLOWGUARD_STATE_TABLE": None,  # the state table, when correlating
     "FLOWGUARD_CWL_FIELDS": "",
+    "FLOWGUARD_THREAT_LISTS": "",
+    "FLOWGUARD_SUPPRESS_LISTS": "",
 }
 
 # Glue schema of the summary tables (SPEC section 3). account, region, dt and
@@ -68,7 +70,8 @@ GLUE_COLUMNS = {
     "dst_ports array<int>, protocol int, flows bigint, packets bigint, bytes bigint, accepted_flows bigint, "
     "rejected_flows bigint, distinct_src_addrs bigint, distinct_dst_addrs bigint, distinct_dst_ports bigint, "
     "first_seen string, last_seen string, source struct<bucket:string,key:string,path:string>, "
-    "mitre_attack array<string>, notified boolean, occurrences bigint, window_flows bigint",
+    "mitre_attack array<string>, notified boolean, occurrences bigint, window_flows bigint, "
+    "suppressed boolean, suppression_reason string",
 }
 
 NAMED_QUERIES = {
@@ -199,11 +202,15 @@ def test_summary_write_statement_allows_put_and_marker_reads(template, function)
     assert all(r.endswith("/${SummaryPrefix}*") for res in as_list(put[0]["Resource"]) for r in render(res))
 
 
+LIST_SIDS = ("ReadThreatLists", "ReadSuppressLists")
+
+
 def test_flow_logs_are_read_under_awslogs_only(template, function):
     reads = [
         r
         for s in function_statements(template, function)
         if "s3:GetObject" in as_list(s["Action"]) and "s3:PutObject" not in as_list(s["Action"])
+        and s.get("Sid") not in LIST_SIDS
         for res in as_list(s["Resource"])
         for r in render(res)
     ]
@@ -585,7 +592,7 @@ def test_dashboard_shows_what_the_function_does(template, function):
             names = [x for x in m if isinstance(x, str)]
             metrics.add((names[0], names[1]))
     want = {("flowguard", n) for n in ("Objects", "Records", "MalformedRecords", "FindingsHigh", "FindingsMedium",
-                                        "FindingsLow", "Notifications", "Duration")}
+                                        "FindingsLow", "Suppressed", "Notifications", "Duration")}
     want |= {("AWS/Lambda", n) for n in ("Errors", "Throttles", "Duration", "Invocations")}
     assert want <= metrics, want - metrics
     # Every flowguard metric on the dashboard is one the function emits.
@@ -593,6 +600,83 @@ def test_dashboard_shows_what_the_function_does(template, function):
     shown = {n for ns, n in metrics if ns == "flowguard"}
     assert shown <= emitted, shown - emitted
     assert "${FlowguardFunction}" in body
+
+
+# ------------------------------------------------ threat and suppression lists
+
+
+def evaluate(node, params: dict, conditions: dict):
+    """What CloudFormation makes of `node` with these parameter values and
+    condition results (Ref, Fn::If, Fn::Split and Fn::Join, the functions
+    the list statements use)."""
+    if isinstance(node, (str, int, float, bool)):
+        return node
+    if isinstance(node, list):
+        return [evaluate(n, params, conditions) for n in node]
+    (key, value), = node.items()
+    if key == "Ref":
+        return params[value]
+    if key == "Fn::If":
+        name, yes, no = value
+        return evaluate(yes if conditions[name] else no, params, conditions)
+    if key == "Fn::Split":
+        sep, text = value
+        return evaluate(text, params, conditions).split(sep)
+    if key == "Fn::Join":
+        sep, parts = value
+        assert isinstance(sep, str), "a Join delimiter cannot be a function"
+        return sep.join(evaluate(parts, params, conditions))
+    raise AssertionError(f"cannot evaluate {node!r}")
+
+
+def list_statements(template: dict) -> dict:
+    """Sid -> (condition, statement) of the list-reading statements."""
+    role = template["Resources"]["FunctionRole"]["Properties"]
+    found = {}
+    for policy in role["Policies"]:
+        for st in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in st and isinstance(st["Fn::If"][1], dict) and st["Fn::If"][1].get("Sid") in LIST_SIDS:
+                condition, statement, otherwise = st["Fn::If"]
+                assert otherwise == {"Ref": "AWS::NoValue"}
+                found[statement["Sid"]] = (condition, statement)
+    return found
+
+
+@pytest.mark.parametrize("sid,param,variable", [
+    ("ReadThreatLists", "ThreatListUrls", "FLOWGUARD_THREAT_LISTS"),
+    ("ReadSuppressLists", "SuppressListUrls", "FLOWGUARD_SUPPRESS_LISTS"),
+])
+def test_lists_are_read_with_get_object_on_exactly_the_configured_objects(template, function, sid, param, variable):
+    statements = list_statements(template)
+    condition, statement = statements[sid]
+    assert template["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": param}, ""]}]}
+    assert statement["Effect"] == "Allow" and "Condition" not in statement
+    assert as_list(statement["Action"]) == ["s3:GetObject"]
+    assert function["Properties"]["Environment"]["Variables"][variable] == {"Ref": param}
+    urls = "s3://sec-feeds/flowguard/intel.csv,s3://partner-lists/2025/tor exits.txt"
+    for partition, china, gov in (("aws", False, False), ("aws-cn", True, False), ("aws-us-gov", False, True)):
+        conditions = {"InChina": china, "InGovCloud": gov}
+        resources = evaluate(statement["Resource"], {param: urls}, conditions)
+        assert resources == [f"arn:{partition}:s3:::sec-feeds/flowguard/intel.csv",
+                             f"arn:{partition}:s3:::partner-lists/2025/tor exits.txt"], partition
+        one = evaluate(statement["Resource"], {param: "s3://b1/k.csv"}, conditions)
+        assert one == [f"arn:{partition}:s3:::b1/k.csv"]
+    assert template["Conditions"]["InChina"] == {"Fn::Equals": [{"Ref": "AWS::Partition"}, "aws-cn"]}
+    assert template["Conditions"]["InGovCloud"] == {"Fn::Equals": [{"Ref": "AWS::Partition"}, "aws-us-gov"]}
+
+
+@pytest.mark.parametrize("param", ["ThreatListUrls", "SuppressListUrls"])
+def test_list_parameters_accept_only_s3_object_urls(template, param):
+    p = template["Parameters"][param]
+    assert p["Default"] == ""
+    for good in ("", "s3://sec-feeds/intel.csv", "s3://a.b-c/x/y/z.txt,s3://other-bucket/tor.txt"):
+        assert pattern_matches(p["AllowedPattern"], good), good
+    # A bucket alone, a prefix, an empty item or another scheme would grant
+    # too much or make an invalid ARN.
+    for bad in ("s3://sec-feeds", "s3://sec-feeds/", "s3://sec-feeds/lists/", "s3://b/k.csv,",
+                ",s3://b/k.csv", "https://b.s3.amazonaws.com/k", "s3://Bad_Bucket/k", "lists/intel.csv",
+                "s3://sec-feeds/*", "s3://sec-feeds/a?c"):
+        assert not pattern_matches(p["AllowedPattern"], bad), bad
 
 
 # ---------------------------------------------------------------- cfn-lint
