@@ -58,6 +58,14 @@ impl Cidr {
     }
 }
 
+impl From<IpAddr> for Cidr {
+    /// The one-address network of `addr` (/32 or /128).
+    fn from(addr: IpAddr) -> Cidr {
+        let prefix = if addr.is_ipv4() { 32 } else { 128 };
+        Cidr { addr, prefix }
+    }
+}
+
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.addr, self.prefix)
