@@ -126,8 +126,11 @@ pub struct Intel {
 }
 
 impl Intel {
-    /// Builds the lookup structures of parsed lists.
-    pub fn new(threat_lists: &[ThreatList], suppress_lists: &[SuppressList]) -> Intel {
+    /// Builds the lookup structures of parsed lists, in order.
+    pub fn new<'a>(
+        threat_lists: impl IntoIterator<Item = &'a ThreatList>,
+        suppress_lists: impl IntoIterator<Item = &'a SuppressList>,
+    ) -> Intel {
         Intel {
             threats: ThreatSet::build(threat_lists),
             suppressions: Suppressions::new(suppress_lists),

@@ -295,7 +295,8 @@ pub struct ThreatSet {
 
 impl ThreatSet {
     /// Merges parsed lists (in order: the earlier list wins a tie).
-    pub fn build(lists: &[ThreatList]) -> ThreatSet {
+    pub fn build<'a>(lists: impl IntoIterator<Item = &'a ThreatList>) -> ThreatSet {
+        let lists: Vec<&ThreatList> = lists.into_iter().collect();
         let mut set = ThreatSet {
             lists: lists.iter().map(|l| l.name.as_str().into()).collect(),
             ..ThreatSet::default()

@@ -65,10 +65,10 @@ pub struct Suppressions {
 
 impl Suppressions {
     /// The entries of `lists`, in order.
-    pub fn new(lists: &[SuppressList]) -> Suppressions {
+    pub fn new<'a>(lists: impl IntoIterator<Item = &'a SuppressList>) -> Suppressions {
         Suppressions {
             entries: lists
-                .iter()
+                .into_iter()
                 .flat_map(|l| l.entries.iter().cloned())
                 .collect(),
         }

@@ -140,10 +140,10 @@ impl<L: ListSource> ListSet<L> {
 
     /// The lookup structures of the lists held.
     pub fn intel(&self) -> Intel {
-        let threats: Vec<ThreatList> = self.threats.iter().map(|k| k.list.clone()).collect();
-        let suppressions: Vec<SuppressList> =
-            self.suppressions.iter().map(|k| k.list.clone()).collect();
-        Intel::new(&threats, &suppressions)
+        Intel::new(
+            self.threats.iter().map(|k| &k.list),
+            self.suppressions.iter().map(|k| &k.list),
+        )
     }
 
     /// Entries per list, `(location, entries)`, threat lists first.
@@ -282,12 +282,22 @@ impl ListSource for S3Lists {
             ));
         }
         let etag = out.e_tag().map(str::to_string);
-        let bytes = out
-            .body
-            .collect()
+        // Chunks are appended as they come: one copy of the list in memory,
+        // not the chunks and their concatenation.
+        let mut bytes = Vec::with_capacity(length.unwrap_or(0) as usize);
+        let mut body = out.body;
+        while let Some(chunk) = body
+            .try_next()
             .await
             .map_err(|e| format!("reading the list failed: {e}"))?
-            .to_vec();
+        {
+            if bytes.len() as u64 + chunk.len() as u64 > MAX_LIST_BYTES {
+                return Err(format!(
+                    "the list is more than the {MAX_LIST_BYTES} bytes a list may have"
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         Ok(Fetched::Body { bytes, etag })
     }
 }
