@@ -87,7 +87,7 @@ invoke: venv
 # BASELINE=path/to/flowguard adds a baseline binary, run round-robin.
 bench: venv
 	$(CARGO) build --release --bins
-	scripts/with-moto $(VPY) scripts/bench.py --lambda --lambda-bin target/release/flowguard-lambda \
+	scripts/with-moto $(VPY) scripts/bench.py --lambda --lambda-bin target/release/flowguard-lambda --threat-list 250000 \
 	  $(if $(BASELINE),--baseline $(BASELINE) --baseline-label "$(BASELINE_LABEL)")
 
 fuzz:

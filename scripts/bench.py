@@ -5,6 +5,7 @@
     .venv/bin/python scripts/bench.py            # 1M and 5M records, 3 runs each -> BENCHMARKS.md
     .venv/bin/python scripts/bench.py --quick    # 1M records, 1 run -> bench-data/quick.md
     scripts/with-moto .venv/bin/python scripts/bench.py --lambda   # adds the Lambda path row
+    .venv/bin/python scripts/bench.py --threat-list 250000   # adds flowguard with a 250k-entry threat list (1M)
 
 What it measures, for each generated v2 object (cached in bench-data/, which
 is gitignored; a sidecar .json records seed, records and sizes):
@@ -58,6 +59,7 @@ GOAL_ZCAT_RATIO = 0.5      # flowguard wall <= 0.5 x zcat wall
 GOAL_CPU_RATIO = 1.0       # flowguard CPU <= 1.0 x zcat CPU (goal beyond: 0.6)
 GOAL_CPU_BEYOND = 0.6
 GOAL_BASELINE = 0.05       # a feature keeps the figures within 5 % of the baseline binary
+GOAL_THREAT_LIST = 0.15    # a 250,000-entry threat list adds at most 15 % CPU
 GOAL_RSS_MIB = 64.0        # peak RSS <= 64 MiB
 GOAL_FLAT_MIB = 8.0        # peak RSS at 1M and 5M within 8 MiB
 GOAL_DUCKDB_SPEEDUP = 5.0  # >= 5x faster than DuckDB (one thread)
@@ -399,6 +401,85 @@ def cross_check(fg: dict[str, Any], db: dict[str, Any]) -> list[str]:
     return notes
 
 
+# --- a threat list, for the cost of looking up every address ---------------------------
+
+THREAT_LABELS = ["c2 beacon host", "scanner", "tor exit", "botnet node", "phishing host", "malware download",
+                 "brute forcer", "spam source", "crypto miner pool", "proxy abuse"]
+
+
+def _public_v4(rnd: Any) -> str:
+    while True:
+        a = rnd.getrandbits(32)
+        o = a.to_bytes(4, "big")
+        if (o[0] in (0, 10, 127) or o[0] >= 224 or (o[0] == 100 and 64 <= o[1] < 128)
+                or (o[0] == 169 and o[1] == 254) or (o[0] == 172 and 16 <= o[1] < 32)
+                or (o[0] == 192 and o[1] == 168)):
+            continue
+        return ".".join(str(b) for b in o)
+
+
+def object_sources(path: str, want: int, scan: int = 200_000) -> list[str]:
+    """Distinct internet source addresses of the first `scan` records, in
+    order of appearance, at most `want`."""
+    seen: dict[str, None] = {}
+    with gzip.open(path, "rt") as f:
+        next(f, None)  # header
+        for i, line in enumerate(f):
+            if i >= scan or len(seen) >= want:
+                break
+            parts = line.split()
+            if len(parts) > 12 and parts[12] == "ACCEPT" and not parts[3].startswith(("10.", "-")):
+                seen.setdefault(parts[3], None)
+    return list(seen)
+
+
+def ensure_threat_list(inp: Input, entries: int, seed: int) -> tuple[str, list[str]]:
+    """A CSV threat list (`ip,label,severity`) of `entries` entries, cached in
+    bench-data/: 20 internet sources of the object itself (so some of its
+    records match, as a real feed would), then random public IPv4
+    addresses (about 95 %), /24 networks (3 %) and IPv6 /48 networks (2 %),
+    with ten labels. Returns its path and the addresses taken from the
+    object."""
+    import random  # noqa: PLC0415
+
+    path = os.path.join(DATA_DIR, f"threat-list-{entries}-{seed}-{inp.records}.csv")
+    picked = object_sources(inp.path, 2000)[::100][:20]
+    if os.path.exists(path):
+        return path, picked
+    rnd = random.Random(seed)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("ip,label,severity\n")
+        for a in picked:
+            f.write(f"{a},c2 beacon host,high\n")
+        for _ in range(entries - len(picked)):
+            roll = rnd.random()
+            label = THREAT_LABELS[rnd.randrange(len(THREAT_LABELS))]
+            if roll < 0.95:
+                f.write(f"{_public_v4(rnd)},{label},\n")
+            elif roll < 0.98:
+                net = _public_v4(rnd).rsplit(".", 1)[0]
+                f.write(f"{net}.0/24,{label},medium\n")
+            else:
+                f.write(f"2001:db8:{rnd.getrandbits(16):x}:{rnd.getrandbits(16):x}::/64,{label},\n"
+                        if rnd.random() < 0.5 else f"2a0{rnd.randrange(10)}:{rnd.getrandbits(16):x}::/48,{label},\n")
+    os.replace(tmp, path)
+    return path, picked
+
+
+def threat_list_argv(flowguard: str, out_dir: str, path: str, config: str) -> list[str]:
+    return [flowguard, "analyze", "--format", "json", "--config", config, "--out", out_dir, path]
+
+
+def count_rule(out_dir: str, rule: str) -> int:
+    n = 0
+    for root, _, files in os.walk(os.path.join(out_dir, "flowguard", "findings")):
+        for name in files:
+            with gzip.open(os.path.join(root, name), "rt") as f:
+                n += sum(1 for ln in f if ln.strip() and json.loads(ln)["rule"] == rule)
+    return n
+
+
 # --- the Lambda path ---------------------------------------------------------------
 
 def lambda_runs(binary: str, inp: Input, runs: int, path: str | None = None) -> tuple[list[Run], list[str]]:
@@ -648,6 +729,16 @@ def goals(rows: list[Row]) -> list[str]:
                    f"{mark(sp >= GOAL_DUCKDB_SPEEDUP)}: {sp:.1f}x ({fg.median:.2f} s vs {db.median:.2f} s){note}")
     else:
         out.append(f"- >= {GOAL_DUCKDB_SPEEDUP:.0f}x faster than DuckDB (1 thread): not measured (DuckDB skipped)")
+    for tl in (r for r in rows if r.tool.startswith("flowguard + ")):
+        plain = get("flowguard", tl.inp.records)
+        if plain and plain.cpu > 0:
+            cpu = tl.cpu / plain.cpu - 1
+            wall = tl.median / plain.median - 1
+            pairs = ", ".join(f"{a.cpu_s:.2f}/{b.cpu_s:.2f}" for a, b in zip(plain.runs, tl.runs))
+            out.append(f"- {tl.tool.removeprefix('flowguard + ')} costs <= {GOAL_THREAT_LIST:.0%} CPU at "
+                       f"{tl.inp.label}: {mark(cpu <= GOAL_THREAT_LIST)}: CPU {plain.cpu:.2f} -> {tl.cpu:.2f} s "
+                       f"({cpu:+.1%}; medians; without/with per round: {pairs}), wall {plain.median:.2f} -> "
+                       f"{tl.median:.2f} s ({wall:+.1%}), peak RSS {plain.peak_mib:.1f} -> {tl.peak_mib:.1f} MiB")
     lam = next((r for r in rows if r.tool.startswith("lambda")), None)
     if lam:
         out.append(f"- Lambda path (S3 stream from moto) peak RSS <= {GOAL_RSS_MIB:.0f} MiB: "
@@ -736,6 +827,10 @@ def main() -> int:
     ap.add_argument("--baseline-label", default="", help="what the baseline is (e.g. a commit)")
     ap.add_argument("--no-parquet", action="store_true",
                     help="skip the Parquet rows (the same records as Parquet)")
+    ap.add_argument("--threat-list", type=int, default=0, metavar="ENTRIES",
+                    help="also run flowguard with a generated threat list of ENTRIES entries "
+                         "(make bench: 250000) on the --threat-list-records input, round-robin with the others")
+    ap.add_argument("--threat-list-records", type=int, default=1_000_000)
     ap.add_argument("--lambda", dest="lambda_", action="store_true",
                     help="add the Lambda path row (needs MOTO_ENDPOINT: run under scripts/with-moto)")
     ap.add_argument("--lambda-bin", default=os.environ.get("FLOWGUARD_LAMBDA_BIN")
@@ -815,8 +910,23 @@ def measure_all(args: argparse.Namespace, md_path: str, flowguard: str, snap_dir
     loads: list[float] = []
     for inp in inputs:
         warm_cache(inp.path)
-        tools = (["flowguard"] + ([baseline_tool] if baseline_tool else []) + ["zcat"]
-                 + (["duckdb"] if have_duckdb else []))
+        list_tool = None
+        if args.threat_list and inp.records == args.threat_list_records:
+            list_path, picked = ensure_threat_list(inp, args.threat_list, args.seed)
+            list_tool = f"flowguard + {records_label(args.threat_list)} threat list"
+            list_config = os.path.join(snap_dir, "threat-list.toml")
+            with open(list_config, "w") as f:
+                f.write(f"threat_lists = [{json.dumps(list_path)}]\n")
+            warm_cache(list_path)
+            notes.append(f"{list_tool}: `{os.path.relpath(list_path, REPO)}` ({os.path.getsize(list_path) / 1e6:.1f} MB "
+                         f"CSV, {args.threat_list} entries: {len(picked)} internet sources of the object itself, random "
+                         "public IPv4 addresses, /24 networks and IPv6 networks), given as `threat_lists` in a "
+                         "`--config` file; the same binary, round-robin with the run without a list")
+            commands.append(shlex.join(threat_list_argv(os.path.relpath(fg_path, REPO), "OUT_DIR",
+                                                         os.path.relpath(inp.path, REPO), "LIST.toml"))
+                            + f"   # LIST.toml: threat_lists = [\"{os.path.relpath(list_path, REPO)}\"]")
+        tools = (["flowguard"] + ([list_tool] if list_tool else []) + ([baseline_tool] if baseline_tool else [])
+                 + ["zcat"] + (["duckdb"] if have_duckdb else []))
         if not args.no_parquet:
             ensure_parquet(inp)
             warm_cache(inp.parquet_path)
@@ -843,6 +953,15 @@ def measure_all(args: argparse.Namespace, md_path: str, flowguard: str, snap_dir
                         run, _, _ = run_measured(flowguard_argv(flowguard, out_dir, inp.path))
                         if i == args.runs - 1:
                             fg_tables = read_flowguard_tables(out_dir)
+                    finally:
+                        shutil.rmtree(out_dir, ignore_errors=True)
+                elif tool == list_tool:
+                    out_dir = tempfile.mkdtemp(prefix="flowguard-bench-")
+                    try:
+                        run, _, _ = run_measured(threat_list_argv(flowguard, out_dir, inp.path, list_config))
+                        if i == args.runs - 1:
+                            notes.append(f"{list_tool} at {inp.label}: "
+                                         f"{count_rule(out_dir, 'threat-intel-match')} threat-intel-match findings")
                     finally:
                         shutil.rmtree(out_dir, ignore_errors=True)
                 elif tool == baseline_tool:
