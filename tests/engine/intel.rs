@@ -414,3 +414,53 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+mod never_panic {
+    //! No bytes make a list parser panic, and a refused list names a line
+    //! that exists.
+    use flowguard::intel::{parse_suppress_list, parse_threat_list, Intel};
+    use proptest::prelude::*;
+
+    fn lines(text: &[u8]) -> u64 {
+        text.iter().filter(|b| **b == b'\n').count() as u64 + 1
+    }
+
+    fn check(text: &[u8]) -> Result<(), TestCaseError> {
+        match parse_threat_list("l", "l", text) {
+            Ok(list) => {
+                // What parses also merges, and finds its own entries.
+                let intel = Intel::new([&list], []);
+                for e in &list.entries {
+                    prop_assert!(intel.threats.lookup(e.net.addr()).is_some(), "{e:?}");
+                }
+            }
+            Err(e) => prop_assert!(e.line.is_some_and(|n| n >= 1 && n <= lines(text)), "{e}"),
+        }
+        if let Err(e) = parse_suppress_list("s", "s", text) {
+            prop_assert!(e.line.is_some_and(|n| n >= 1 && n <= lines(text)), "{e}");
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            check(&bytes)?;
+        }
+
+        #[test]
+        fn list_like_lines(
+            header in prop::sample::select(vec!["", "ip,label,severity\n", "rule,cidr,port,reason,expires\n"]),
+            rows in prop::collection::vec("[0-9a-f:./,#; \"\\-]{0,40}", 0..30),
+        ) {
+            let text = format!("{header}{}", rows.join("\n"));
+            check(text.as_bytes())?;
+        }
+    }
+}
