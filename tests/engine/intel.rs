@@ -274,6 +274,51 @@ fn a_suppressed_finding_is_never_claimed_for_notification() {
     assert_eq!(due, ["admin-port-exposed"]);
 }
 
+#[test]
+fn every_shape_of_object_gives_the_same_matches_and_suppressions() {
+    use super::shapes::{text_to_cwl, text_to_parquet, ParquetOpts};
+    use flowguard::{analyze_parquet, analyze_reader, SourceRef};
+
+    let c = config(&[("intel.csv", INTEL)], &[("exceptions.csv", EXCEPTIONS)]);
+    let mut recs = exposed_and_c2();
+    recs.push(rec("2001:db8:bad::5", "fd00::10", 40000).sp(443).bytes(900));
+    recs.push(rec("203.0.113.7", "10.0.1.20", 22).reject());
+    let text = v2_text(&recs);
+    let source = || SourceRef::Path {
+        path: "object".into(),
+    };
+    let shown = |r: &Report| -> Vec<(String, String, String, bool, u64)> {
+        r.findings
+            .iter()
+            .map(|f| {
+                (
+                    f.rule.to_string(),
+                    f.subject.clone(),
+                    f.title.clone(),
+                    f.suppressed,
+                    f.rejected_flows,
+                )
+            })
+            .collect()
+    };
+    let from_text = analyze_reader(text.as_bytes(), source(), &c, NOW, None).unwrap();
+    let parquet = text_to_parquet(&text, &ParquetOpts::default());
+    let from_parquet = analyze_parquet(parquet, source(), &c, NOW, None).unwrap();
+    let cwl = text_to_cwl(&text, "123456789012", 2);
+    let from_cwl = analyze_reader(&cwl[..], source(), &c, NOW, None).unwrap();
+    let want = shown(&from_text);
+    assert_eq!(
+        want.iter()
+            .filter(|f| f.0 == "threat-intel-match")
+            .map(|f| f.1.as_str())
+            .collect::<Vec<_>>(),
+        [C2, "2001:db8:bad::5"]
+    );
+    assert!(want.iter().any(|f| f.0 == "admin-port-exposed" && f.3));
+    assert_eq!(shown(&from_parquet), want, "Parquet");
+    assert_eq!(shown(&from_cwl), want, "CloudWatch Logs export");
+}
+
 // --- the command line -----------------------------------------------------------
 
 fn flowguard(args: &[&str]) -> std::process::Output {
