@@ -397,7 +397,12 @@ def cross_check(fg: dict[str, Any], db: dict[str, Any]) -> list[str]:
     notes.append(f"top-10 talkers in common: {len(set(a) & set(b))}/10"
                  + ("" if a[:1] == b[:1] else f"  <-- #1 differs ({a[:1]} vs {b[:1]})"))
     if fg.get("limits_hit"):
-        notes.append(f"flowguard limits_hit: {fg['limits_hit']} (its tables are partial)")
+        # Plain names are summary tables; `rule:`, `findings:` and `state:`
+        # cap a rule's tracking, its findings or its state writes.
+        tables = [x for x in fg["limits_hit"] if ":" not in x]
+        why = ("tables " + ", ".join(tables) + " are partial" if tables
+               else "rule limits only; the tables compared above are complete")
+        notes.append(f"flowguard limits_hit: {fg['limits_hit']} ({why})")
     return notes
 
 
