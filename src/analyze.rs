@@ -719,8 +719,9 @@ impl<'c> Engine<'c> {
 /// this object reaches their rule's threshold), most severe first, marked
 /// where a suppression applies at `now`, and, when correlating, the
 /// candidates for the store. Notes in `limits_hit` and `warnings` where a
-/// bound cut them short. The rules' state is freed before the caller
-/// builds the table rows, so the two never peak together.
+/// bound cut them short. Each rule's state is freed as soon as its
+/// candidates are out, so the next rule's candidates never peak together
+/// with it, and all of it before the caller builds the table rows.
 fn run_rules(
     rules: Vec<Box<dyn Rule + Send>>,
     ctx: &FindingContext,
@@ -736,7 +737,7 @@ fn run_rules(
         threshold
     };
     let mut candidates = Vec::new();
-    for rule in &rules {
+    for rule in rules {
         let mut sink = CandidateSink::new(config.max_findings, threshold);
         rule.candidates(ctx, config, &floor, &mut sink);
         let (kept, dropped) = sink.finish();
@@ -753,7 +754,6 @@ fn run_rules(
             limits_hit.push(format!("rule:{}", rule.id()));
         }
     }
-    drop(rules);
     let mut findings: Vec<Finding> = candidates
         .iter()
         .filter(|c| threshold.reached(c.rule, &c.evidence))
