@@ -33,12 +33,17 @@ impl Severity {
 impl FromStr for Severity {
     type Err = String;
     fn from_str(s: &str) -> Result<Severity, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "low" => Ok(Severity::Low),
-            "medium" => Ok(Severity::Medium),
-            "high" => Ok(Severity::High),
-            other => Err(format!("'{other}' is not a severity (low, medium, high)")),
-        }
+        // Without allocating: threat lists parse one per line.
+        let t = s.trim();
+        [Severity::Low, Severity::Medium, Severity::High]
+            .into_iter()
+            .find(|v| t.eq_ignore_ascii_case(v.as_str()))
+            .ok_or_else(|| {
+                format!(
+                    "'{}' is not a severity (low, medium, high)",
+                    t.to_ascii_lowercase()
+                )
+            })
     }
 }
 
