@@ -95,17 +95,18 @@ fuzz:
 
 # The Lambda runs on arm64 (Graviton): the engine's fast paths (SWAR
 # parsing, the prefetch hint) are tested for that target under qemu-user.
-# The CLI tests are skipped: they start the aarch64 binary, which needs the
-# kernel's binfmt_misc registration for qemu (a host setting).
+# The CLI tests start the aarch64 binary through the same runner
+# (FLOWGUARD_TEST_RUNNER), so no binfmt_misc registration is needed.
 ARM64 := aarch64-unknown-linux-gnu
+ARM64_RUNNER := qemu-aarch64 -L /usr/aarch64-linux-gnu
 test-arm64:
 	@command -v qemu-aarch64 >/dev/null && command -v aarch64-linux-gnu-gcc >/dev/null || \
 	  { echo "installing qemu-user and the aarch64 cross linker (Debian packages)"; \
 	    apt-get install -y qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross; }
 	rustup target add $(ARM64)
 	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
-	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
-	  $(CARGO) test --target $(ARM64) --no-default-features --features cli --lib --test tests -- --skip engine::cli
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="$(ARM64_RUNNER)" FLOWGUARD_TEST_RUNNER="$(ARM64_RUNNER)" \
+	  $(CARGO) test --target $(ARM64) --no-default-features --features cli --lib --test tests
 
 # The checks a maintainer relies on; `make test` runs them first.
 lint:

@@ -13,7 +13,7 @@ use super::shapes::{text_to_cwl, text_to_parquet, ParquetOpts};
 use super::support::{gzip, ndjson, rec, v2_text};
 
 fn flowguard() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flowguard"))
+    super::support::flowguard_command()
 }
 
 fn run(args: &[&str]) -> Output {

@@ -4,7 +4,6 @@
 //! findings written but never notified, expired suppressions ignored, and
 //! broken lists refused with their line.
 
-use std::process::Command;
 use std::sync::Arc;
 
 use flowguard::correlate::{block_on, correlate, settle, MemoryStore, Policy};
@@ -322,7 +321,7 @@ fn every_shape_of_object_gives_the_same_matches_and_suppressions() {
 // --- the command line -----------------------------------------------------------
 
 fn flowguard(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_flowguard"))
+    super::support::flowguard_command()
         .args(args)
         .output()
         .expect("runs flowguard")

@@ -5,6 +5,7 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::process::Command;
 
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
@@ -267,4 +268,21 @@ pub fn ndjson(body: &[u8]) -> Vec<serde_json::Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad NDJSON line {l:?}: {e}")))
         .collect()
+}
+
+/// The `flowguard` binary as a command. `make test-arm64` builds it for
+/// aarch64 and sets `FLOWGUARD_TEST_RUNNER` to the runner cargo uses for the
+/// test binary (`qemu-aarch64 -L ...`), which then starts it too.
+pub fn flowguard_command() -> Command {
+    let bin = env!("CARGO_BIN_EXE_flowguard");
+    let runner = std::env::var("FLOWGUARD_TEST_RUNNER").unwrap_or_default();
+    let mut parts = runner.split_whitespace();
+    match parts.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(parts).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    }
 }
