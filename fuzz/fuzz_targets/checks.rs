@@ -9,6 +9,7 @@ use std::io::{Cursor, Write};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use flowguard::flowlog::{FirstLine, Format, LineParser, RecordView};
+use flowguard::intel::{parse_suppress_list, parse_threat_list, ThreatSet};
 use flowguard::stream::{detect_encoding, Encoding};
 use flowguard::{analyze_reader, analyze_text, AnalyzeError, Config, Counts, Report, SourceRef};
 
@@ -126,4 +127,21 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
     enc.write_all(bytes).expect("gzip into memory");
     enc.finish().expect("gzip into memory")
+}
+
+/// `parse_lists`: the bytes as a suppression list and as a threat list (lists
+/// come from S3 objects an operator or a feed job writes). Nothing may
+/// panic, and every entry of a threat list that parses is found by a lookup
+/// of its own address once the list is merged.
+pub fn parse_lists(data: &[u8]) {
+    let _ = parse_suppress_list("fuzz.csv", "fuzz.csv", data);
+    let Ok(list) = parse_threat_list("fuzz.csv", "fuzz.csv", data) else {
+        return;
+    };
+    let set = ThreatSet::build([&list]);
+    for e in &list.entries {
+        let found = set.lookup(e.net.addr());
+        assert!(found.is_some(), "{} is listed but not found", e.net);
+        assert!(set.listing(found.unwrap_or_default()).is_some());
+    }
 }

@@ -69,6 +69,7 @@ fn every_saved_fuzz_input_replays_cleanly() {
                 checks::analyze_object(&data);
             }
             "decode_event" => decode_event(&data),
+            "parse_lists" => checks::parse_lists(&data),
             other => panic!("unknown fuzz target '{other}': name files <target>-<n>.bin"),
         }));
         if let Err(panic) = run {
