@@ -28,7 +28,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 FUNCTION_NAME = "flowguard"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:flowguard"
@@ -392,6 +392,18 @@ class LambdaProcess:
             if isinstance(obj, dict):
                 out.append(obj)
         return out
+
+    def wait_json_logs(self, pred: Callable[[dict[str, Any]], bool], *, at_least: int = 1,
+                       wait: float = 10.0, stderr_only: bool = True) -> list[dict[str, Any]]:
+        """The JSON log lines for which `pred` holds. The pipes are read by
+        threads, so a line the binary wrote just before its answer may arrive
+        a moment after it: waits up to `wait` s for `at_least` of them."""
+        end = time.monotonic() + wait
+        while True:
+            got = [j for j in self.json_logs(stderr_only=stderr_only) if pred(j)]
+            if len(got) >= at_least or time.monotonic() > end:
+                return got
+            time.sleep(0.05)
 
     def output_tail(self, n: int = 60) -> str:
         return (

@@ -106,9 +106,11 @@ def check_scenario(aws: Aws, scenario: dict[str, Any]) -> dict[str, Any]:
     return {"messages": len(messages), "notifications": len(sent), "rows": len(rows), "ids": len(ids)}
 
 
-def state_requests(fn: Any) -> list[int]:
-    return [j["fields"]["state_requests"] for j in fn.json_logs(stderr_only=True)
-            if j.get("fields", {}).get("message") == "processed"]
+def state_requests(fn: Any, objects: int) -> list[int]:
+    """The store requests of each of `objects` processed objects (waiting
+    for their log lines, which may trail the answers)."""
+    lines = fn.wait_json_logs(lambda j: j.get("fields", {}).get("message") == "processed", at_least=objects)
+    return [j["fields"]["state_requests"] for j in lines]
 
 
 def test_scenario_in_time_order(aws: Aws, start_lambda: Any, scenario: dict[str, Any]) -> None:
@@ -122,7 +124,7 @@ def test_scenario_in_time_order(aws: Aws, start_lambda: Any, scenario: dict[str,
     got = check_scenario(aws, scenario)
     # Store requests per object: bounded by max_state_updates (100) plus a
     # batch read and the claims, whatever the noise.
-    requests = state_requests(fn)
+    requests = state_requests(fn, len(scenario["keys"]))
     assert len(requests) == OBJECTS and max(requests) <= 110, requests
     print(f"in order: {got}; state requests per object: max {max(requests)}, "
           f"mean {sum(requests) / len(requests):.1f}")
@@ -256,7 +258,7 @@ def test_store_requests_per_object_stay_bounded(aws: Aws, start_lambda: Any) -> 
     fn = start_lambda(FLOWGUARD_STATE_TABLE=TABLE)
     for key in keys:
         invoke_ok(fn, L.s3_notification(aws.bucket, key))
-    requests = state_requests(fn)
+    requests = state_requests(fn, len(keys))
     # One batch read, one write for the exposed service, one to confirm
     # its notification.
     assert requests[0] == 3, requests

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 from typing import Any
 
 import pytest
@@ -42,13 +41,9 @@ def log_lines(fn: LambdaProcess, level: str, *, at_least: int = 1, wait: float =
     """JSON log lines on stderr at `level` whose fields include `fields`.
     The pipes are read by threads, so a line written just before the answer
     may arrive a moment after it: waits up to `wait` s for `at_least` matches."""
-    end = time.monotonic() + wait
-    while True:
-        got = [j for j in fn.json_logs(stderr_only=True)
-               if j.get("level") == level and all(j.get("fields", {}).get(k) == v for k, v in fields.items())]
-        if len(got) >= at_least or time.monotonic() > end:
-            return got
-        time.sleep(0.05)
+    return fn.wait_json_logs(
+        lambda j: j.get("level") == level and all(j.get("fields", {}).get(k) == v for k, v in fields.items()),
+        at_least=at_least, wait=wait)
 
 
 def deliver(fn: LambdaProcess, shape: str, event: dict[str, Any], timeout: float = 180) -> tuple[str, Any]:

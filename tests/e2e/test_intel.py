@@ -60,8 +60,8 @@ def published(aws: Aws) -> list[dict[str, Any]]:
 
 
 def logs(fn: Any, message: str) -> list[dict[str, Any]]:
-    return [j["fields"] for j in fn.json_logs(stderr_only=True)
-            if message in j.get("fields", {}).get("message", "")]
+    """The fields of the log lines with `message` (waiting for the first)."""
+    return [j["fields"] for j in fn.wait_json_logs(lambda j: message in j.get("fields", {}).get("message", ""))]
 
 
 def matches(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -166,7 +166,7 @@ def test_a_suppressed_finding_is_written_but_never_published(correlated: bool, a
     # The brute-force exception expired in 2020: not applied.
     assert (brute["suppressed"], brute["suppression_reason"], brute["notified"]) == (False, None, True)
     assert [f["rule"] for f in published(aws)] == ["admin-port-brute-force"]
-    metrics = [j for j in fn.json_logs() if "_aws" in j]
+    metrics = fn.wait_json_logs(lambda j: "_aws" in j, stderr_only=False)
     assert [m["Suppressed"] for m in metrics] == [1], metrics
     assert [m["Notifications"] for m in metrics] == [1], metrics
     # A later object with the same exposure: still suppressed, still silent.

@@ -32,7 +32,7 @@ def test_invoke_response_error_and_metadata():
             ids.add(body["request_id"])
         assert len(ids) == 5
         assert fn.peak_rss_kb() > 1000
-        assert any(r.get("message") == "invocation" for r in fn.json_logs())
+        assert fn.wait_json_logs(lambda r: r.get("message") == "invocation", stderr_only=False)
     assert fn.returncode is not None  # terminated on exit
     assert fn.peak_rss_kb() > 1000  # still known after exit
 
