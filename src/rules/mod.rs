@@ -153,31 +153,67 @@ pub(crate) fn track<K: std::hash::Hash + Eq>(
     }
 }
 
-/// The candidates of a rule keyed by source address: every source whose
-/// `count` reaches `floor`, in address order.
-pub(crate) fn source_candidates(
-    rule: RuleId,
-    sources: &DenseMap<std::net::IpAddr, Hits>,
-    ctx: &FindingContext,
-    config: &Config,
-    floor: u64,
-    count: impl Fn(&Hits) -> u64,
-    out: &mut CandidateSink,
-) {
-    for (src, hits) in sorted(sources) {
-        let n = count(hits);
-        if n < floor {
-            continue;
+/// The per-source state of a rule whose subject is the source
+/// (`admin-port-brute-force`, `rejected-traffic`): its [`Hits`] per
+/// source, bounded by `max_tracked`.
+#[derive(Debug, Default)]
+pub(crate) struct PerSource {
+    sources: DenseMap<std::net::IpAddr, Hits>,
+    limit_hit: bool,
+}
+
+impl PerSource {
+    /// Counts a flow of its source, with details (sample destinations,
+    /// ports) from half the rule's `threshold` on. Out of line: each rule's
+    /// filter stops most flows before this.
+    #[inline(never)]
+    pub(crate) fn track(&mut self, flow: &Flow<'_>, threshold: u64, config: &Config) {
+        track(
+            &mut self.sources,
+            flow.src,
+            flow,
+            config.max_tracked,
+            &mut self.limit_hit,
+            threshold / 2,
+            true,
+        );
+    }
+
+    /// Every source whose `count` reaches `floor`, in address order.
+    pub(crate) fn candidates(
+        &self,
+        rule: RuleId,
+        ctx: &FindingContext,
+        config: &Config,
+        floor: u64,
+        count: impl Fn(&Hits) -> u64,
+        out: &mut CandidateSink,
+    ) {
+        for (src, hits) in sorted(&self.sources) {
+            let n = count(hits);
+            if n < floor {
+                continue;
+            }
+            let mut evidence = hits.evidence(&ctx.interfaces).from_source(*src);
+            evidence.count = n;
+            out.push(Candidate {
+                rule,
+                subject: Subject::Source { addr: *src },
+                severity: config.severity(rule),
+                evidence,
+                label: None,
+            });
         }
-        let mut evidence = hits.evidence(&ctx.interfaces).from_source(*src);
-        evidence.count = n;
-        out.push(Candidate {
-            rule,
-            subject: Subject::Source { addr: *src },
-            severity: config.severity(rule),
-            evidence,
-            label: None,
-        });
+    }
+
+    /// Whether a source was not tracked because the map was full.
+    pub(crate) fn limit_hit(&self) -> bool {
+        self.limit_hit
+    }
+
+    /// Sources tracked.
+    pub(crate) fn entries(&self) -> usize {
+        self.sources.len()
     }
 }
 
