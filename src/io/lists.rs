@@ -104,38 +104,10 @@ impl<L: ListSource> ListSet<L> {
             interval: config.intel_refresh_seconds,
             next_check: now.saturating_add(config.intel_refresh_seconds),
         };
-        for location in &config.threat_lists.0 {
-            let (bytes, etag) = set.read(location).await?;
-            let list = parse_threat_list(&location.to_string(), location.name(), &bytes)?;
-            set.threats.push(Kept {
-                location: location.clone(),
-                etag,
-                list,
-            });
-        }
-        for location in &config.suppress_lists.0 {
-            let (bytes, etag) = set.read(location).await?;
-            let list = parse_suppress_list(&location.to_string(), location.name(), &bytes)?;
-            set.suppressions.push(Kept {
-                location: location.clone(),
-                etag,
-                list,
-            });
-        }
+        set.threats = load_all(&set.source, &config.threat_lists.0, parse_threat_list).await?;
+        set.suppressions =
+            load_all(&set.source, &config.suppress_lists.0, parse_suppress_list).await?;
         Ok(set)
-    }
-
-    /// Reads a list's bytes, whatever its ETag.
-    async fn read(&self, location: &Location) -> Result<(Vec<u8>, Option<String>), IntelError> {
-        let (bucket, key) = s3_parts(location)?;
-        match self.source.fetch(bucket, key, None).await {
-            Ok(Fetched::Body { bytes, etag }) => Ok((bytes, etag)),
-            Ok(Fetched::Unchanged) => Err(IntelError::list(
-                &location.to_string(),
-                "the store answered 'not modified' to an unconditional read",
-            )),
-            Err(m) => Err(IntelError::list(&location.to_string(), m)),
-        }
     }
 
     /// The lookup structures of the lists held.
@@ -151,11 +123,11 @@ impl<L: ListSource> ListSet<L> {
         let t = self
             .threats
             .iter()
-            .map(|k| (k.location.to_string(), k.list.entries.len()));
+            .map(|k| (k.location.to_string(), k.list.entry_count()));
         let s = self
             .suppressions
             .iter()
-            .map(|k| (k.location.to_string(), k.list.entries.len()));
+            .map(|k| (k.location.to_string(), k.list.entry_count()));
         t.chain(s).collect()
     }
 
@@ -168,66 +140,107 @@ impl<L: ListSource> ListSet<L> {
             return out;
         }
         self.next_check = now.saturating_add(self.interval);
-        let mut changed = false;
-        for i in 0..self.threats.len() {
-            let kept = &self.threats[i];
-            let name = kept.location.to_string();
-            match self.check(&kept.location, kept.etag.as_deref()).await {
-                Ok(None) => out.unchanged += 1,
-                Ok(Some((bytes, etag))) => {
-                    match parse_threat_list(&name, kept.location.name(), &bytes) {
-                        Ok(list) => {
-                            out.reread.push((name, list.entries.len()));
-                            let kept = &mut self.threats[i];
-                            kept.list = list;
-                            kept.etag = etag;
-                            changed = true;
-                        }
-                        Err(e) => out.failed.push(e),
-                    }
-                }
-                Err(e) => out.failed.push(e),
-            }
-        }
-        for i in 0..self.suppressions.len() {
-            let kept = &self.suppressions[i];
-            let name = kept.location.to_string();
-            match self.check(&kept.location, kept.etag.as_deref()).await {
-                Ok(None) => out.unchanged += 1,
-                Ok(Some((bytes, etag))) => {
-                    match parse_suppress_list(&name, kept.location.name(), &bytes) {
-                        Ok(list) => {
-                            out.reread.push((name, list.entries.len()));
-                            let kept = &mut self.suppressions[i];
-                            kept.list = list;
-                            kept.etag = etag;
-                            changed = true;
-                        }
-                        Err(e) => out.failed.push(e),
-                    }
-                }
-                Err(e) => out.failed.push(e),
-            }
-        }
-        if changed {
+        let ListSet {
+            source,
+            threats,
+            suppressions,
+            ..
+        } = self;
+        let threats_changed = refresh_all(source, threats, parse_threat_list, &mut out).await;
+        let suppressions_changed =
+            refresh_all(source, suppressions, parse_suppress_list, &mut out).await;
+        if threats_changed || suppressions_changed {
             out.intel = Some(self.intel());
         }
         out
     }
+}
 
-    /// The list's bytes and new ETag when it changed since `etag`.
-    async fn check(
-        &self,
-        location: &Location,
-        etag: Option<&str>,
-    ) -> Result<Option<(Vec<u8>, Option<String>)>, IntelError> {
+/// How a kind of list is parsed: `(list, name, bytes)`, as
+/// [`parse_threat_list`] and [`parse_suppress_list`].
+type Parse<T> = fn(&str, &str, &[u8]) -> Result<T, IntelError>;
+
+/// A parsed list's number of entries.
+trait EntryCount {
+    fn entry_count(&self) -> usize;
+}
+
+impl EntryCount for ThreatList {
+    fn entry_count(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+impl EntryCount for SuppressList {
+    fn entry_count(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// Reads and parses every list of `locations`; the first that cannot be
+/// read or parsed is the error.
+async fn load_all<L: ListSource, T>(
+    source: &L,
+    locations: &[Location],
+    parse: Parse<T>,
+) -> Result<Vec<Kept<T>>, IntelError> {
+    let mut kept = Vec::with_capacity(locations.len());
+    for location in locations {
         let (bucket, key) = s3_parts(location)?;
-        match self.source.fetch(bucket, key, etag).await {
-            Ok(Fetched::Unchanged) => Ok(None),
-            Ok(Fetched::Body { bytes, etag }) => Ok(Some((bytes, etag))),
-            Err(m) => Err(IntelError::list(&location.to_string(), m)),
+        let (bytes, etag) = match source.fetch(bucket, key, None).await {
+            Ok(Fetched::Body { bytes, etag }) => (bytes, etag),
+            Ok(Fetched::Unchanged) => {
+                return Err(IntelError::list(
+                    &location.to_string(),
+                    "the store answered 'not modified' to an unconditional read",
+                ))
+            }
+            Err(m) => return Err(IntelError::list(&location.to_string(), m)),
+        };
+        let list = parse(&location.to_string(), location.name(), &bytes)?;
+        kept.push(Kept {
+            location: location.clone(),
+            etag,
+            list,
+        });
+    }
+    Ok(kept)
+}
+
+/// Checks the ETag of every list of `kept` and reads again and parses
+/// those that changed, noting each in `out`; a list that cannot be read or
+/// parsed keeps its previous version. Whether any list changed.
+async fn refresh_all<L: ListSource, T: EntryCount>(
+    source: &L,
+    kept: &mut [Kept<T>],
+    parse: Parse<T>,
+    out: &mut Refresh,
+) -> bool {
+    let mut changed = false;
+    for k in kept {
+        let name = k.location.to_string();
+        let fetched = match s3_parts(&k.location) {
+            Ok((bucket, key)) => source
+                .fetch(bucket, key, k.etag.as_deref())
+                .await
+                .map_err(|m| IntelError::list(&name, m)),
+            Err(e) => Err(e),
+        };
+        match fetched {
+            Ok(Fetched::Unchanged) => out.unchanged += 1,
+            Ok(Fetched::Body { bytes, etag }) => match parse(&name, k.location.name(), &bytes) {
+                Ok(list) => {
+                    out.reread.push((name, list.entry_count()));
+                    k.list = list;
+                    k.etag = etag;
+                    changed = true;
+                }
+                Err(e) => out.failed.push(e),
+            },
+            Err(e) => out.failed.push(e),
         }
     }
+    changed
 }
 
 /// [`ListSource`] over Amazon S3: a conditional GetObject
