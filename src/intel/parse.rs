@@ -76,7 +76,8 @@ struct Records<'a> {
     /// The `csv` reader, for a list with quotes.
     rdr: Option<csv::Reader<&'a [u8]>>,
     data: &'a [u8],
-    /// Where [`Records::next_unquoted`] goes on.
+    /// Where the last record ended (where [`Records::next_unquoted`]
+    /// goes on).
     pos: usize,
     /// Bytes of `data` whose newlines are counted in `newlines`.
     counted: usize,
@@ -116,16 +117,22 @@ impl<'a> Records<'a> {
         let Some(rdr) = self.rdr.as_mut() else {
             return Ok(self.next_unquoted(rec));
         };
+        let start = self.pos;
         match rdr.read_byte_record(rec) {
-            // A comment on the last line without a line end comes back as
-            // one empty field (a blank line never does): skipped, as the
-            // comment it is.
-            Ok(true) if rec.len() == 1 && rec.get(0) == Some(b"") => Ok(None),
-            Ok(true) => Ok(Some(
-                usize::try_from(rdr.position().byte())
+            Ok(true) => {
+                let end = usize::try_from(rdr.position().byte())
                     .unwrap_or(usize::MAX)
-                    .min(self.data.len()),
-            )),
+                    .min(self.data.len());
+                self.pos = end;
+                // A comment on the last line without a line end comes back
+                // as one empty field: not a record (a quoted empty field,
+                // `""`, is one, and is returned).
+                let bytes = self.data.get(start..end).unwrap_or_default();
+                if rec.len() == 1 && rec.get(0) == Some(b"") && only_comments(bytes) {
+                    return Ok(None);
+                }
+                Ok(Some(end))
+            }
             Ok(false) => Ok(None),
             Err(e) => {
                 let end = e
@@ -184,6 +191,24 @@ impl<'a> Records<'a> {
         self.newlines += memchr::memchr_iter(b'\n', more).count() as u64;
         self.counted = last;
         self.newlines + 1
+    }
+}
+
+/// Whether `bytes` hold only line ends and `#` comments, by the `csv`
+/// reader's rules (a comment runs to the next `\n`).
+fn only_comments(mut bytes: &[u8]) -> bool {
+    loop {
+        let Some(start) = bytes.iter().position(|b| !matches!(b, b'\r' | b'\n')) else {
+            return true;
+        };
+        let rest = bytes.get(start..).unwrap_or_default();
+        if rest.first() != Some(&b'#') {
+            return false;
+        }
+        match memchr::memchr(b'\n', rest) {
+            Some(i) => bytes = rest.get(i + 1..).unwrap_or_default(),
+            None => return true,
+        }
     }
 }
 
@@ -583,6 +608,18 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(all_records(&data, false), all_records(&data, true));
         }
+    }
+
+    #[test]
+    fn a_quoted_empty_line_is_a_record_and_a_last_comment_is_not() {
+        // `""` reads as one empty field, as a comment on the last line
+        // without a line end does: only the comment may end the list.
+        let text = "ip,label\n1.2.3.4,a\n\"\"\n5.6.7.8,\"b, c\"\n# the end";
+        let l = parse_threat_list("q.csv", "q.csv", text.as_bytes()).unwrap();
+        assert_eq!(nets(&l), ["1.2.3.4/32", "5.6.7.8/32"]);
+        let records = all_records(text.as_bytes(), true);
+        assert_eq!(records.len(), 4, "{records:?}");
+        assert_eq!(records[2].0, [b"".to_vec()]);
     }
 
     #[test]
