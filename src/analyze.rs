@@ -706,7 +706,7 @@ impl<'c> Engine<'c> {
             source,
             partition,
             files,
-            tables: aggregator.tables.finish(config.top_talkers),
+            tables: aggregator.tables.finish(config.detect.top_talkers),
             findings,
             candidates,
             context: ctx,
@@ -732,13 +732,13 @@ fn run_rules(
 ) -> (Vec<Finding>, Vec<Candidate>) {
     let threshold = Thresholds::of(config);
     let floor = if config.correlate {
-        threshold.share(OBJECT_SECONDS, config.window_seconds)
+        threshold.share(OBJECT_SECONDS, config.state.window_seconds)
     } else {
         threshold
     };
     let mut candidates = Vec::new();
     for rule in rules {
-        let mut sink = CandidateSink::new(config.max_findings, threshold);
+        let mut sink = CandidateSink::new(config.detect.max_findings, threshold);
         rule.candidates(ctx, config, &floor, &mut sink);
         let (kept, dropped) = sink.finish();
         candidates.extend(kept);
@@ -747,7 +747,7 @@ fn run_rules(
             warnings.push(format!(
                 "{}: {dropped} more subjects than max_findings ({}) were not kept",
                 rule.id(),
-                config.max_findings
+                config.detect.max_findings
             ));
         }
         if rule.limit_hit() {

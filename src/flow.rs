@@ -47,15 +47,15 @@ impl<'a> Flow<'a> {
     pub fn classify(record: &'a FlowRecord, interface: u32, config: &Config) -> Option<Flow<'a>> {
         let src = record.srcaddr?;
         let dst = record.dstaddr?;
-        let src_trusted = config.trusted.contains(src);
+        let src_trusted = config.detect.trusted.contains(src);
         let inbound = match record.flow_direction {
             Some(d) => d == FlowDirection::Ingress,
-            None => !src_trusted && config.trusted.contains(dst),
+            None => !src_trusted && config.detect.trusted.contains(dst),
         };
         let is_reply = match (record.srcport, record.dstport) {
             (Some(s), Some(d)) if s < 1024 && d >= 1024 => {
-                !config.admin_ports.contains(d)
-                    && !config.sensitive_ports.contains(d)
+                !config.detect.admin_ports.contains(d)
+                    && !config.detect.sensitive_ports.contains(d)
                     && record.tcp_flags != Some(LONE_SYN)
             }
             _ => false,

@@ -307,7 +307,7 @@ impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
         report: &mut Report,
     ) -> Result<(Option<Correlated>, Vec<Finding>), ObjectFailure> {
         let min = self.config.publish_min_severity();
-        let will_publish = self.config.topic_arn.is_some();
+        let will_publish = self.config.lambda.topic_arn.is_some();
         let Some(state) = &self.state else {
             let mut due = Vec::new();
             for f in report.findings.iter_mut() {
@@ -363,7 +363,10 @@ impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
     /// not read yet) and checks the completion marker.
     async fn decide(&self, job: &Job<'_>) -> Result<Decision, ObjectFailure> {
         let obj = job.obj;
-        if obj.bucket == job.out_bucket && obj.key.starts_with(self.config.summary_prefix.as_str())
+        if obj.bucket == job.out_bucket
+            && obj
+                .key
+                .starts_with(self.config.lambda.summary_prefix.as_str())
         {
             tracing::info!(bucket = %obj.bucket, key = %obj.key, "own summary output; skipped");
             return Ok(Decision::Skip(OWN_OUTPUT));
@@ -391,7 +394,7 @@ impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
             .unwrap_or_else(|| "unversioned".into());
         let marker = format!(
             "{}_state/processed/{}/{}/{identity}.json",
-            self.config.summary_prefix, obj.bucket, obj.key
+            self.config.lambda.summary_prefix, obj.bucket, obj.key
         );
         match self.store.exists(&job.out_bucket, &marker).await {
             Ok(true) => {
@@ -454,7 +457,7 @@ impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
 
     /// Step 4: every summary table, `files` last.
     async fn write_summaries(&self, job: &Job<'_>, report: &Report) -> Result<(), ObjectFailure> {
-        for s in report.summary_objects(&self.config.summary_prefix) {
+        for s in report.summary_objects(&self.config.lambda.summary_prefix) {
             if let Err(e) = self
                 .store
                 .put(
@@ -480,7 +483,7 @@ impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
         report: &Report,
         due: &[Finding],
     ) -> Result<Option<String>, ObjectFailure> {
-        if self.config.topic_arn.is_none() {
+        if self.config.lambda.topic_arn.is_none() {
             return Ok(None);
         }
         let Some(msg) = build_message(report, due, &job.summaries) else {
@@ -543,6 +546,7 @@ struct Job<'a> {
 impl<'a> Job<'a> {
     fn new(obj: &'a ObjectRef, config: &Config) -> Job<'a> {
         let out_bucket = config
+            .lambda
             .summary_bucket
             .as_ref()
             .map_or(obj.bucket.as_str(), |b| b.0.as_str())
@@ -550,7 +554,7 @@ impl<'a> Job<'a> {
         Job {
             obj,
             name: format!("s3://{}/{}", obj.bucket, obj.key),
-            summaries: format!("s3://{out_bucket}/{}", config.summary_prefix),
+            summaries: format!("s3://{out_bucket}/{}", config.lambda.summary_prefix),
             out_bucket,
         }
     }

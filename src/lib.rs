@@ -6,8 +6,9 @@
 //! leaves or of lower layers, never a higher one (`shared/tools/modcycles.py`
 //! checks that no two modules import each other, directly or not):
 //!
-//! 1. Leaves: [`hash`], [`net`], [`severity`], [`time`], [`source`],
-//!    [`sketch`] (mergeable distinct counts).
+//! 1. Leaves: [`hash`], [`net`], [`severity`], [`catalogue`] (every rule's
+//!    severity, thresholds, ATT&CK ids, title, remediation), [`time`],
+//!    [`source`], [`sketch`] (mergeable distinct counts).
 //! 2. Input: [`flowlog`] (field catalogue, formats, the line parser,
 //!    Parquet files and CloudWatch Logs exports), [`intel`] (threat and
 //!    suppression lists: parsing, the merged address lookup, suppression
@@ -34,6 +35,7 @@
 
 pub mod analyze;
 pub mod bounded;
+pub mod catalogue;
 pub mod config;
 pub mod correlate;
 #[cfg(feature = "aws")]

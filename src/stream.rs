@@ -231,7 +231,9 @@ pub fn analyze_reader<R: Read + Send>(
                         let _ = batch_tx.send(Batch::Failed(e, at));
                         break;
                     }
-                    Msg::Export => scanner.begin_headerless(config.cwl_fields.clone(), "event"),
+                    Msg::Export => {
+                        scanner.begin_headerless(config.detect.cwl_fields.clone(), "event")
+                    }
                     Msg::Owner(owner) => scanner.note_account(&owner),
                     Msg::ExportDone(bytes) => scanner.set_uncompressed(bytes),
                     Msg::NotFlowLog(reason) => scanner.fail(reason),

@@ -54,19 +54,20 @@ async fn main() -> Result<(), Error> {
     let config = Arc::new(config);
     let store = Arc::new(S3Store::new(s3));
     let topic = config
+        .lambda
         .topic_arn
         .as_ref()
         .map(|t| t.0.clone())
         .unwrap_or_default();
     let publisher = Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), topic));
     tracing::info!(
-        summary_bucket = ?config.summary_bucket.as_ref().map(|b| &b.0),
-        topic = ?config.topic_arn.as_ref().map(|t| &t.0),
-        prefix = %config.summary_prefix,
+        summary_bucket = ?config.lambda.summary_bucket.as_ref().map(|b| &b.0),
+        topic = ?config.lambda.topic_arn.as_ref().map(|t| &t.0),
+        prefix = %config.lambda.summary_prefix,
         min_severity = %config.publish_min_severity(),
         "flowguard-lambda started"
     );
-    match &config.state_table {
+    match &config.state.state_table {
         Some(table) => {
             // Throttling is retried with exponential backoff and jitter.
             let retry = aws_config::retry::RetryConfig::standard()
@@ -79,7 +80,7 @@ async fn main() -> Result<(), Error> {
                 aws_sdk_dynamodb::Client::from_conf(ddb),
                 table.0.clone(),
             ));
-            tracing::info!(table = %table.0, window_seconds = config.window_seconds, "correlating objects in DynamoDB");
+            tracing::info!(table = %table.0, window_seconds = config.state.window_seconds, "correlating objects in DynamoDB");
             Box::pin(serve(
                 Handler::with_state(store, publisher, config, state),
                 lists,
@@ -108,12 +109,12 @@ fn clock() -> u64 {
 /// that is not an `s3://` URL, cannot be read or does not parse stops the
 /// start: the function never runs with half a list.
 async fn load_lists(config: &mut Config, source: S3Lists) -> Option<ListSet<S3Lists>> {
-    if config.threat_lists.0.is_empty() && config.suppress_lists.0.is_empty() {
+    if config.lists.threat_lists.0.is_empty() && config.lists.suppress_lists.0.is_empty() {
         return None;
     }
     for (variable, lists) in [
-        ("FLOWGUARD_THREAT_LISTS", &config.threat_lists),
-        ("FLOWGUARD_SUPPRESS_LISTS", &config.suppress_lists),
+        ("FLOWGUARD_THREAT_LISTS", &config.lists.threat_lists),
+        ("FLOWGUARD_SUPPRESS_LISTS", &config.lists.suppress_lists),
     ] {
         if let Some(Location::Path(p)) = lists.0.iter().find(|l| matches!(l, Location::Path(_))) {
             let message = format!(

@@ -224,7 +224,7 @@ fn load_config(path: Option<&Path>, min: Option<Severity>) -> Result<(Config, Se
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let config =
         Config::from_toml(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
-    let min = min.or(config.min_severity).unwrap_or(Severity::Low);
+    let min = min.or(config.detect.min_severity).unwrap_or(Severity::Low);
     Ok((config, min))
 }
 
@@ -244,15 +244,15 @@ fn load_lists(config: &mut Config) -> Result<(), IntelError> {
             )),
         }
     }
-    if config.threat_lists.0.is_empty() && config.suppress_lists.0.is_empty() {
+    if config.lists.threat_lists.0.is_empty() && config.lists.suppress_lists.0.is_empty() {
         return Ok(());
     }
     let mut threats: Vec<ThreatList> = Vec::new();
-    for l in &config.threat_lists.0 {
+    for l in &config.lists.threat_lists.0 {
         threats.push(parse_threat_list(&l.to_string(), l.name(), &read(l)?)?);
     }
     let mut suppressions: Vec<SuppressList> = Vec::new();
-    for l in &config.suppress_lists.0 {
+    for l in &config.lists.suppress_lists.0 {
         suppressions.push(parse_suppress_list(&l.to_string(), l.name(), &read(l)?)?);
     }
     config.intel = Arc::new(Intel::new(&threats, &suppressions));
@@ -434,7 +434,7 @@ fn analyze_with<S: StateStore>(
             }
         };
         if let Some(dir) = &run.out {
-            if let Err(e) = write_summaries(dir, &report, &config.summary_prefix) {
+            if let Err(e) = write_summaries(dir, &report, &config.lambda.summary_prefix) {
                 eprintln!(
                     "flowguard: error: writing summaries of {input} under {}: {e}",
                     dir.display()

@@ -16,9 +16,10 @@ pub use state::{Claim, Contribution, Policy, SubjectState, Verdict};
 pub use store::{block_on, MemoryStore, StateError, StateKey, StateStore, Versioned};
 
 use crate::analyze::Report;
+use crate::catalogue::Measure;
 use crate::config::Config;
 use crate::hash::fnv1a64;
-use crate::rules::{finding_id, Candidate, Finding, RuleId, Thresholds};
+use crate::rules::{finding_id, Candidate, Finding, Thresholds};
 
 /// Attempts of a conditional write before the object is retried.
 const MAX_WRITE_ATTEMPTS: usize = 8;
@@ -29,9 +30,9 @@ impl Policy {
     /// The policy of a configuration.
     pub fn of(config: &Config, min_severity: crate::rules::Severity) -> Policy {
         Policy {
-            window_seconds: config.window_seconds,
-            renotify_seconds: config.renotify_seconds,
-            state_ttl_seconds: config.state_ttl_seconds,
+            window_seconds: config.state.window_seconds,
+            renotify_seconds: config.state.renotify_seconds,
+            state_ttl_seconds: config.state.state_ttl_seconds,
             thresholds: Thresholds::of(config),
             min_severity,
         }
@@ -71,13 +72,7 @@ pub fn state_key(account: &str, region: &str, c: &Candidate) -> StateKey {
 /// Rank of a candidate for the store: findings of the object first, then
 /// subjects without a threshold, then the most active.
 fn priority(c: &Candidate, t: &Thresholds) -> (bool, bool, u64, u64) {
-    let thresholdless = matches!(
-        c.rule,
-        RuleId::AdminPortExposed
-            | RuleId::SensitivePortExposed
-            | RuleId::SkippedRecords
-            | RuleId::ThreatIntelMatch
-    );
+    let thresholdless = matches!(c.rule.spec().measure, Measure::Any | Measure::Accepted);
     (
         t.reached(c.rule, &c.evidence),
         thresholdless,
@@ -111,7 +106,7 @@ pub async fn correlate<S: StateStore>(
             .cmp(&priority(a, &policy.thresholds))
             .then(a.subject.cmp(&b.subject))
     });
-    let kept = candidates.len().min(config.max_state_updates);
+    let kept = candidates.len().min(config.state.max_state_updates);
     let over: Vec<Candidate> = candidates.split_off(kept);
     let mut limits: Vec<String> = over.iter().map(|c| format!("state:{}", c.rule)).collect();
     limits.sort();

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::Measure;
 use crate::rules::{Candidate, Evidence, RuleId, ScanTarget, Severity, Subject, Thresholds};
 
 /// The version of the stored form; a state of another version is refused.
@@ -218,10 +219,9 @@ pub fn window_verdict(s: &SubjectState, at: u64, policy: &Policy) -> Verdict {
             .filter(|c| c.at <= end && c.at > end.saturating_sub(w))
             .collect();
         let count: u64 = inside.iter().map(|c| c.count).sum();
-        let fires = match s.rule {
-            RuleId::AdminPortBruteForce => count >= t.brute_force,
-            RuleId::RejectedTraffic => count >= t.rejected,
-            RuleId::PortScan => {
+        let fires = match s.rule.spec().measure {
+            Measure::Count(k) => count >= t[k],
+            Measure::Scan { .. } => {
                 let mut e = Evidence::default();
                 for c in &inside {
                     e.merge(&Evidence {
@@ -229,9 +229,9 @@ pub fn window_verdict(s: &SubjectState, at: u64, policy: &Policy) -> Verdict {
                         ..Evidence::default()
                     });
                 }
-                t.reached(RuleId::PortScan, &e)
+                t.reached(s.rule, &e)
             }
-            _ => count > 0 || !inside.is_empty(),
+            Measure::Any | Measure::Accepted => count > 0 || !inside.is_empty(),
         };
         if (fires, count) > (best.fires, best.window_count) {
             best = Verdict {
@@ -321,12 +321,7 @@ mod tests {
             window_seconds: H,
             renotify_seconds: 6 * H,
             state_ttl_seconds: 7 * 24 * H,
-            thresholds: Thresholds {
-                brute_force: 20,
-                port_scan: 25,
-                sweep: 25,
-                rejected: 100,
-            },
+            thresholds: Thresholds::defaults(),
             min_severity: Severity::Medium,
         }
     }

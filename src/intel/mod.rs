@@ -17,9 +17,9 @@ pub mod suppress;
 
 use std::fmt;
 
-pub use parse::{parse_suppress_list, parse_threat_list, SuppressList, ThreatEntry, ThreatList};
+pub use parse::{parse_suppress_list, parse_threat_list, ThreatEntry, ThreatList};
 pub use ranges::{Listing, ThreatSet};
-pub use suppress::{expiry, Suppression, Suppressions, Target};
+pub use suppress::{expiry, SuppressList, Suppression, Suppressions, Target};
 
 /// The most entries one list may hold (GuardDuty's limit per threat list).
 /// A longer list is refused, never cut.

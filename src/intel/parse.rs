@@ -16,10 +16,11 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use rustc_hash::FxHashMap;
 
-use super::suppress::{expiry, Suppression, SuppressionTarget};
+use super::suppress::{expiry, SuppressList, Suppression, SuppressionTarget};
 use super::{IntelError, MAX_LIST_ENTRIES};
+use crate::catalogue::RuleId;
 use crate::net::Cidr;
-use crate::severity::{RuleId, Severity};
+use crate::severity::Severity;
 
 /// The widest IPv4 network a threat list may name: wider would match a
 /// large part of the internet (a `0.0.0.0/0` typo would make every flow a
@@ -50,15 +51,6 @@ pub struct ThreatList {
     pub entries: Vec<ThreatEntry>,
     /// Its distinct labels (feeds repeat a few labels many times).
     pub labels: Vec<Box<str>>,
-}
-
-/// A parsed suppression list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SuppressList {
-    /// The list's name.
-    pub name: String,
-    /// Its entries, in file order.
-    pub entries: Vec<Suppression>,
 }
 
 /// The records of a list's bytes. Comment lines (`#`) and blank lines are

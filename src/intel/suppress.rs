@@ -7,10 +7,18 @@
 
 use std::net::IpAddr;
 
-use super::parse::SuppressList;
+use crate::catalogue::RuleId;
 use crate::net::Cidr;
-use crate::severity::RuleId;
 use crate::time::UtcDateTime;
+
+/// A parsed suppression list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuppressList {
+    /// The list's name.
+    pub name: String,
+    /// Its entries, in file order.
+    pub entries: Vec<Suppression>,
+}
 
 /// What a suppression entry names.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -101,12 +101,17 @@ impl<L: ListSource> ListSet<L> {
             source,
             threats: Vec::new(),
             suppressions: Vec::new(),
-            interval: config.intel_refresh_seconds,
-            next_check: now.saturating_add(config.intel_refresh_seconds),
+            interval: config.lists.intel_refresh_seconds,
+            next_check: now.saturating_add(config.lists.intel_refresh_seconds),
         };
-        set.threats = load_all(&set.source, &config.threat_lists.0, parse_threat_list).await?;
-        set.suppressions =
-            load_all(&set.source, &config.suppress_lists.0, parse_suppress_list).await?;
+        set.threats =
+            load_all(&set.source, &config.lists.threat_lists.0, parse_threat_list).await?;
+        set.suppressions = load_all(
+            &set.source,
+            &config.lists.suppress_lists.0,
+            parse_suppress_list,
+        )
+        .await?;
         Ok(set)
     }
 

@@ -2,6 +2,7 @@
 //! admin ports (per source).
 
 use super::{CandidateSink, FindingContext, Flow, Hits, PerSource, Rule, RuleId, Thresholds};
+use crate::catalogue::ThresholdKey;
 use crate::config::Config;
 
 /// One internet source making many flows to admin ports, accepted or
@@ -21,11 +22,11 @@ impl Rule for AdminPortBruteForce {
         let Some(port) = flow.record.dstport else {
             return;
         };
-        if flow.src_trusted || flow.is_reply || !config.admin_ports.contains(port) {
+        if flow.src_trusted || flow.is_reply || !config.detect.admin_ports.contains(port) {
             return;
         }
         self.sources
-            .track(flow, config.brute_force_threshold, config);
+            .track(flow, config.detect.brute_force_threshold, config);
     }
 
     fn candidates(
@@ -35,8 +36,14 @@ impl Rule for AdminPortBruteForce {
         floor: &Thresholds,
         out: &mut CandidateSink,
     ) {
-        self.sources
-            .candidates(self.id(), ctx, config, floor.brute_force, Hits::flows, out);
+        self.sources.candidates(
+            self.id(),
+            ctx,
+            config,
+            floor[ThresholdKey::BruteForce],
+            Hits::flows,
+            out,
+        );
     }
 
     fn limit_hit(&self) -> bool {

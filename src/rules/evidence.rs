@@ -9,10 +9,17 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::hits::{MAX_LISTED_ADDRS, MAX_LISTED_INTERFACES, MAX_LISTED_PORTS};
+use crate::catalogue::RuleId;
 use crate::intel::Target;
-use crate::severity::{RuleId, Severity};
+use crate::severity::Severity;
 use crate::sketch::DistinctCount;
+
+/// How many destination addresses a finding lists.
+pub const MAX_LISTED_ADDRS: usize = 10;
+/// How many destination ports a finding lists.
+pub const MAX_LISTED_PORTS: usize = 20;
+/// How many interface ids a finding lists.
+pub const MAX_LISTED_INTERFACES: usize = 5;
 
 /// What a finding is about: the same subject keeps one `finding_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use crate::bounded::DenseMap;
 use crate::net::PortSet;
 
 use super::evidence::TopCounts;
-use super::hits::MAX_LISTED_ADDRS;
+use super::evidence::MAX_LISTED_ADDRS;
 use super::{
     Candidate, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Subject, Thresholds,
 };
@@ -49,8 +49,8 @@ impl Exposure {
 
     fn ports<'c>(&self, config: &'c Config) -> &'c PortSet {
         match self.rule {
-            RuleId::AdminPortExposed => &config.admin_ports,
-            _ => &config.sensitive_ports,
+            RuleId::AdminPortExposed => &config.detect.admin_ports,
+            _ => &config.detect.sensitive_ports,
         }
     }
 
@@ -58,7 +58,7 @@ impl Exposure {
     #[inline(never)]
     fn track(&mut self, flow: &Flow<'_>, port: u16, config: &Config) {
         let key = (flow.dst, port, flow.record.protocol);
-        let cap = config.max_tracked.min(MAX_SERVICES);
+        let cap = config.detect.max_tracked.min(MAX_SERVICES);
         match self.services.entry(key, cap) {
             Some(s) => {
                 s.hits.add(flow, 0);

@@ -5,11 +5,13 @@
 use serde::Serialize;
 
 use super::evidence::{Candidate, Evidence, Subject};
-use super::{plural, port_label, ports_label, remote_service_technique, FindingContext};
+use super::title::title;
+use super::{remote_service_technique, FindingContext};
+use crate::catalogue::{Measure, RuleId, Thresholds};
 use crate::config::Config;
 use crate::hash::fnv1a64;
 use crate::intel::Suppressions;
-use crate::severity::{RuleId, Severity};
+use crate::severity::Severity;
 use crate::source::SourceRef;
 use crate::time::rfc3339;
 
@@ -165,213 +167,50 @@ impl Finding {
     }
 }
 
-/// The per-rule thresholds a subject's evidence is held against: the
-/// configured ones for a finding, or a per-object share of them for
-/// entering the correlation store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Thresholds {
-    /// Flows to admin ports (`admin-port-brute-force`).
-    pub brute_force: u64,
-    /// Distinct ports on one destination (`port-scan`, vertical).
-    pub port_scan: u64,
-    /// Distinct destinations on one port (`port-scan`, sweep).
-    pub sweep: u64,
-    /// Rejected flows (`rejected-traffic`).
-    pub rejected: u64,
-}
-
+/// What the rules are held against (the thresholds of the catalogue's
+/// keys, see [`crate::catalogue::Measure`]).
 impl Thresholds {
     /// The configured thresholds.
     pub fn of(config: &Config) -> Thresholds {
-        Thresholds {
-            brute_force: config.brute_force_threshold,
-            port_scan: config.port_scan_threshold,
-            sweep: config.sweep_threshold,
-            rejected: config.rejected_threshold,
-        }
+        config.detect.thresholds()
     }
 
-    /// Each threshold scaled by `part / whole`, rounded up, at least 1: an
-    /// attacker spread evenly over `whole` seconds reaches this much in
-    /// `part` seconds.
-    pub fn share(self, part: u64, whole: u64) -> Thresholds {
-        let f = |t: u64| {
-            (u128::from(t) * u128::from(part))
-                .div_ceil(u128::from(whole.max(1)))
-                .clamp(1, u128::from(t.max(1))) as u64
-        };
-        Thresholds {
-            brute_force: f(self.brute_force),
-            port_scan: f(self.port_scan),
-            sweep: f(self.sweep),
-            rejected: f(self.rejected),
-        }
-    }
-
-    /// Whether `evidence` of `rule` reaches these thresholds. Rules without
-    /// a threshold (exposure, visibility gaps) fire on any flow; a
-    /// threat-list match on an accepted flow.
+    /// Whether `evidence` of `rule` reaches these thresholds, measured as
+    /// the catalogue says: a count, the widest scan, or any (accepted)
+    /// flow for the rules without a threshold.
     pub fn reached(&self, rule: RuleId, evidence: &Evidence) -> bool {
-        match rule {
-            RuleId::AdminPortBruteForce => evidence.count >= self.brute_force,
-            RuleId::RejectedTraffic => evidence.count >= self.rejected,
-            RuleId::PortScan => {
+        match rule.spec().measure {
+            Measure::Any => evidence.flows > 0,
+            Measure::Accepted => evidence.accepted > 0,
+            Measure::Count(k) => evidence.count >= self[k],
+            Measure::Scan { vertical, sweep } => {
                 evidence
                     .widest_vertical()
-                    .is_some_and(|(_, n)| n >= self.port_scan)
+                    .is_some_and(|(_, n)| n >= self[vertical])
                     || evidence
                         .widest_sweep()
-                        .is_some_and(|(_, n)| n >= self.sweep)
+                        .is_some_and(|(_, n)| n >= self[sweep])
             }
-            RuleId::AdminPortExposed | RuleId::SensitivePortExposed | RuleId::SkippedRecords => {
-                evidence.flows > 0
-            }
-            RuleId::ThreatIntelMatch => evidence.accepted > 0,
         }
     }
 }
 
-fn title(c: &Candidate, e: &Evidence) -> String {
-    let subject = &c.subject;
-    match (c.rule, subject) {
-        (
-            RuleId::AdminPortExposed | RuleId::SensitivePortExposed,
-            Subject::Service { addr, port, .. },
-        ) => {
-            let n = e.distinct_src.count();
-            format!(
-                "{} on {addr} accepted {} flow{} from {n} internet address{}",
-                port_label(*port),
-                e.flows,
-                plural(e.flows),
-                if n == 1 { "" } else { "es" }
-            )
-        }
-        (RuleId::AdminPortBruteForce, _) => {
-            let hosts = e.distinct_dst.count();
-            format!(
-                "Internet address {subject} made {} flows to {} on {hosts} host{} ({} accepted, {} rejected)",
-                e.count,
-                ports_label(&sorted(&e.dst_ports)),
-                plural(hosts),
-                e.accepted,
-                e.rejected
-            )
-        }
-        (RuleId::PortScan, _) => {
-            let mut parts = Vec::new();
-            if let Some((dst, n)) = e.widest_vertical() {
-                parts.push(format!("probed {n} port{} on {dst}", plural(n)));
-            }
-            if let Some((port, n)) = e.widest_sweep() {
-                parts.push(format!("swept port {port} across {n} host{}", plural(n)));
-            }
-            format!("{subject} {} ({} attempts)", parts.join(" and "), e.flows)
-        }
-        (RuleId::RejectedTraffic, _) => {
-            let n = e.distinct_dst.count();
-            format!(
-                "{subject} had {} rejected flows to {n} destination{}",
-                e.count,
-                plural(n)
-            )
-        }
-        (RuleId::SkippedRecords, _) => format!(
-            "AWS skipped flow records {} time{} on {subject}: traffic in that window is not visible",
-            e.flows,
-            plural(e.flows)
-        ),
-        (RuleId::ThreatIntelMatch, _) => {
-            let label = c.label.as_deref().unwrap_or("threat list");
-            let hosts = host_list(&e.dst_addrs, e.distinct_dst.count());
-            let sent = e.bytes_to_subject;
-            let received = e.bytes.saturating_sub(sent);
-            let from_listed = e.flows.saturating_sub(e.flows_to_subject);
-            match (e.flows_to_subject > 0, from_listed > 0) {
-                (true, false) => {
-                    format!("{hosts} sent {} to {subject} ({label})", human_bytes(sent))
-                }
-                (false, _) => {
-                    format!("{subject} sent {} to {hosts} ({label})", human_bytes(received))
-                }
-                (true, true) => format!(
-                    "{hosts} sent {} to and received {} from {subject} ({label})",
-                    human_bytes(sent),
-                    human_bytes(received)
-                ),
-            }
-        }
-        (RuleId::AdminPortExposed | RuleId::SensitivePortExposed, _) => format!(
-            "{} accepted {} flows from the internet",
-            ports_label(&sorted(&e.dst_ports)),
-            e.flows
-        ),
-    }
-}
-
-/// `10.0.0.15` or `3 hosts (10.0.0.15, ...)`.
-fn host_list(addrs: &[std::net::IpAddr], distinct: u64) -> String {
-    match addrs {
-        [one] if distinct <= 1 => one.to_string(),
-        _ => format!(
-            "{distinct} hosts ({})",
-            addrs
-                .iter()
-                .take(3)
-                .map(|a| a.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-/// `512 bytes`, `4 KB`, `1.5 MB`, `230 GB` (powers of 1000).
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KB", "MB", "GB", "TB", "PB"];
-    if n < 1000 {
-        return format!("{n} byte{}", plural(n));
-    }
-    let mut v = n as f64 / 1000.0;
-    let mut unit = 0;
-    while v >= 999.5 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if v < 9.95 {
-        let t = format!("{v:.1}");
-        format!("{} {}", t.strip_suffix(".0").unwrap_or(&t), UNITS[unit])
-    } else {
-        format!("{v:.0} {}", UNITS[unit])
-    }
-}
-
-fn sorted(ports: &[u16]) -> Vec<u16> {
-    let mut p = ports.to_vec();
-    p.sort_unstable();
-    p
-}
-
-/// MITRE ATT&CK techniques of a finding.
+/// MITRE ATT&CK techniques of a finding: the catalogue's, and for rules
+/// about admin ports the remote-services technique of each port seen.
 fn techniques(rule: RuleId, e: &Evidence) -> Vec<&'static str> {
-    let remote = || {
-        let mut t: Vec<&'static str> = e
+    let spec = rule.spec();
+    let mut t: Vec<&'static str> = spec.attack.to_vec();
+    if spec.attack_by_port {
+        let mut by_port: Vec<&'static str> = e
             .dst_ports
             .iter()
             .map(|p| remote_service_technique(*p))
             .collect();
-        t.sort_unstable();
-        t.dedup();
-        t
-    };
-    match rule {
-        RuleId::AdminPortExposed => [vec!["T1133"], remote()].concat(),
-        RuleId::AdminPortBruteForce => [vec!["T1110"], remote()].concat(),
-        RuleId::SensitivePortExposed => vec!["T1133", "T1190"],
-        RuleId::PortScan => vec!["T1046"],
-        RuleId::RejectedTraffic => vec!["T1595"],
-        RuleId::SkippedRecords => vec!["T1562.001"],
-        RuleId::ThreatIntelMatch => vec!["T1071"],
+        by_port.sort_unstable();
+        by_port.dedup();
+        t.extend(by_port);
     }
+    t
 }
 
 /// Takes one rule's candidates for an object, keeping at most `max`: the
@@ -438,45 +277,6 @@ impl CandidateSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shares_of_the_default_thresholds() {
-        let t = Thresholds::of(&Config::default()).share(300, 3600);
-        assert_eq!(
-            t,
-            Thresholds {
-                brute_force: 2,
-                port_scan: 3,
-                sweep: 3,
-                rejected: 9
-            }
-        );
-        let whole = Thresholds::of(&Config::default());
-        assert_eq!(whole.share(300, 300), whole);
-        assert_eq!(whole.share(3600, 300), whole, "never above the threshold");
-        assert_eq!(whole.share(0, 3600).brute_force, 1, "never below one");
-    }
-
-    #[test]
-    fn byte_counts_for_titles() {
-        let cases = [
-            (0, "0 bytes"),
-            (1, "1 byte"),
-            (999, "999 bytes"),
-            (1000, "1 KB"),
-            (4096, "4.1 KB"),
-            (4000, "4 KB"),
-            (15_300, "15 KB"),
-            (999_499, "999 KB"),
-            (999_500, "1 MB"),
-            (1_500_000, "1.5 MB"),
-            (230_000_000_000, "230 GB"),
-            (u64::MAX, "18447 PB"),
-        ];
-        for (n, want) in cases {
-            assert_eq!(human_bytes(n), want, "{n}");
-        }
-    }
 
     #[test]
     fn ids_name_the_subject_not_the_object() {

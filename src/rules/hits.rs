@@ -11,17 +11,11 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
-use super::evidence::Evidence;
+use super::evidence::{Evidence, MAX_LISTED_ADDRS, MAX_LISTED_INTERFACES, MAX_LISTED_PORTS};
 use super::{Flow, NO_INTERFACE};
 use crate::hash::addr_hash;
 use crate::sketch::{item_of_hash, DistinctCount};
 
-/// How many destination addresses a finding lists.
-pub const MAX_LISTED_ADDRS: usize = 10;
-/// How many destination ports a finding lists.
-pub const MAX_LISTED_PORTS: usize = 20;
-/// How many interface ids a finding lists.
-pub const MAX_LISTED_INTERFACES: usize = 5;
 /// Distinct interface ids remembered per object (AWS objects carry one
 /// account's interfaces: hundreds, rarely thousands).
 pub const MAX_INTERFACES: usize = 65_536;

@@ -11,8 +11,9 @@ use crate::config::Config;
 use crate::flowlog::FlowRecord;
 use crate::source::SourceRef;
 
+pub use crate::catalogue::{RuleId, Thresholds};
 pub use crate::flow::{Flow, NO_INTERFACE};
-pub use crate::severity::{RuleId, Severity};
+pub use crate::severity::Severity;
 
 mod admin;
 pub mod evidence;
@@ -23,16 +24,18 @@ mod rejected;
 mod scan;
 mod skipped;
 mod threat;
+mod title;
 
 pub use admin::AdminPortBruteForce;
 pub use evidence::{Candidate, Evidence, ScanTarget, Subject};
 pub use exposure::Exposure;
-pub use finding::{finding_id, CandidateSink, Finding, Thresholds};
+pub use finding::{finding_id, CandidateSink, Finding};
 pub use hits::{Hits, InterfaceTable};
 pub use rejected::RejectedTraffic;
 pub use scan::PortScan;
 pub use skipped::SkippedRecords;
 pub use threat::ThreatIntelMatch;
+pub use title::human_bytes;
 
 /// What every finding of one object shares.
 #[derive(Debug, Clone)]
@@ -172,7 +175,7 @@ impl PerSource {
             &mut self.sources,
             flow.src,
             flow,
-            config.max_tracked,
+            config.detect.max_tracked,
             &mut self.limit_hit,
             threshold / 2,
             true,

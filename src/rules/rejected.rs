@@ -1,6 +1,7 @@
 //! `rejected-traffic`: one source with many rejected flows.
 
 use super::{CandidateSink, FindingContext, Flow, Hits, PerSource, Rule, RuleId, Thresholds};
+use crate::catalogue::ThresholdKey;
 use crate::config::Config;
 
 /// Counts REJECTed flows per source. Replies are counted too: a rejected
@@ -20,7 +21,8 @@ impl Rule for RejectedTraffic {
         if !flow.rejected() {
             return;
         }
-        self.sources.track(flow, config.rejected_threshold, config);
+        self.sources
+            .track(flow, config.detect.rejected_threshold, config);
     }
 
     fn candidates(
@@ -30,8 +32,14 @@ impl Rule for RejectedTraffic {
         floor: &Thresholds,
         out: &mut CandidateSink,
     ) {
-        self.sources
-            .candidates(self.id(), ctx, config, floor.rejected, Hits::rejected, out);
+        self.sources.candidates(
+            self.id(),
+            ctx,
+            config,
+            floor[ThresholdKey::Rejected],
+            Hits::rejected,
+            out,
+        );
     }
 
     fn limit_hit(&self) -> bool {

@@ -17,11 +17,12 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::evidence::{extend_capped, ScanTarget, MAX_SCAN_TARGETS};
-use super::hits::{MAX_LISTED_ADDRS, MAX_LISTED_PORTS};
+use super::evidence::{MAX_LISTED_ADDRS, MAX_LISTED_PORTS};
 use super::{
     track, Candidate, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Subject, Thresholds,
 };
 use crate::bounded::{DenseMap, PairTable};
+use crate::catalogue::ThresholdKey;
 use crate::config::Config;
 use crate::hash::{addr_hash, mix64 as mix};
 use crate::sketch::{item_of_hash, DistinctCount};
@@ -159,7 +160,7 @@ impl PortScan {
     /// Counts an attempt (out of line: most flows are not attempts).
     #[inline(never)]
     fn track(&mut self, flow: &Flow<'_>, port: u16, rejected: bool, config: &Config) {
-        let cap = config.max_tracked;
+        let cap = config.detect.max_tracked;
         // Pairs outnumber sources: twice the bound.
         let pair_cap = cap.saturating_mul(2);
         let (hs, hd) = (flow.src_hash, flow.dst_hash);
@@ -199,7 +200,11 @@ impl PortScan {
             }
         }
         if counted {
-            let detail_from = config.port_scan_threshold.min(config.sweep_threshold) / 2;
+            let detail_from = config
+                .detect
+                .port_scan_threshold
+                .min(config.detect.sweep_threshold)
+                / 2;
             track(
                 &mut self.attempts,
                 flow.src,
@@ -247,8 +252,8 @@ impl Rule for PortScan {
         let mut wide: BTreeMap<IpAddr, Vec<(Target, &Items)>> = BTreeMap::new();
         for ((src, target), items) in self.targets.iter() {
             let reach = match target {
-                Target::Vertical(_) => floor.port_scan,
-                Target::Sweep(_) => floor.sweep,
+                Target::Vertical(_) => floor[ThresholdKey::PortScan],
+                Target::Sweep(_) => floor[ThresholdKey::Sweep],
             };
             if items.count() >= reach {
                 wide.entry(*src).or_default().push((*target, items));

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::evidence::extend_capped;
-use super::hits::{MAX_LISTED_ADDRS, MAX_LISTED_INTERFACES, MAX_LISTED_PORTS};
+use super::evidence::{MAX_LISTED_ADDRS, MAX_LISTED_INTERFACES, MAX_LISTED_PORTS};
 use super::{
     sorted, Candidate, CandidateSink, Evidence, FindingContext, Flow, Rule, RuleId, Subject,
     Thresholds, NO_INTERFACE,
@@ -122,7 +122,7 @@ impl Rule for ThreatIntelMatch {
 
     #[inline]
     fn observe(&mut self, flow: &Flow<'_>, config: &Config) {
-        let cap = config.max_tracked.min(MAX_LISTED_SEEN);
+        let cap = config.detect.max_tracked.min(MAX_LISTED_SEEN);
         if let Some(entry) = self.intel.threats.lookup(flow.src) {
             self.add(flow.src, entry, flow, false, cap);
         }

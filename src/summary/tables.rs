@@ -253,7 +253,7 @@ impl TableBuilder {
         let r = flow.record;
         let packets = r.packets.unwrap_or(0);
         let bytes = r.bytes.unwrap_or(0);
-        let cap = config.max_tracked;
+        let cap = config.detect.max_tracked;
 
         // talkers
         for (addr, outbound) in [(flow.src, true), (flow.dst, false)] {
@@ -285,7 +285,7 @@ impl TableBuilder {
             acc.destinations.add(flow.dst_hash);
         }
 
-        if config.admin_ports.contains(dstport) {
+        if config.detect.admin_ports.contains(dstport) {
             let key = AdminKey {
                 src: flow.src,
                 dst: flow.dst,
@@ -300,8 +300,8 @@ impl TableBuilder {
         }
 
         let service = dstport < WELL_KNOWN_BELOW
-            || config.admin_ports.contains(dstport)
-            || config.sensitive_ports.contains(dstport);
+            || config.detect.admin_ports.contains(dstport)
+            || config.detect.sensitive_ports.contains(dstport);
         if service && !flow.is_reply {
             let key = ServiceKey {
                 dst: flow.dst,

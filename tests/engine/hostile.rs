@@ -610,7 +610,7 @@ fn per_address_state_is_bounded_by_max_tracked() {
         "limits are listed once: {limits:?}"
     );
     assert!(limits.len() <= 16, "{limits:?}");
-    assert!(report.tables.talkers.len() <= config.top_talkers);
+    assert!(report.tables.talkers.len() <= config.detect.top_talkers);
 }
 
 /// `Rec` edits in place, for one-off bad values.
