@@ -112,6 +112,7 @@ test-arm64:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(PYTHON) scripts/item_lengths.py src
 
 clean:
 	rm -rf $(DEMO) target/lambda

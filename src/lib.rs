@@ -48,6 +48,7 @@ pub mod handler;
 pub mod hash;
 pub mod intel;
 pub mod io;
+pub mod limits;
 pub mod net;
 pub mod report;
 pub mod rules;

@@ -88,6 +88,16 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 0)]
         exposed: usize,
     },
+    /// Print the rules with the thresholds in effect (the README's table
+    /// is `flowguard rules --markdown` with the defaults).
+    Rules {
+        /// TOML configuration file whose thresholds to show.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Markdown tables (rules, then remediation) instead of text.
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -125,6 +135,7 @@ fn main() -> ExitCode {
             min,
             fail_on,
         }),
+        Command::Rules { config, markdown } => rules(config.as_deref(), markdown),
         Command::Generate {
             records,
             objects,
@@ -149,6 +160,23 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+fn rules(config: Option<&Path>, markdown: bool) -> ExitCode {
+    let config = match load_config(config, None) {
+        Ok((c, _)) => c,
+        Err(e) => {
+            eprintln!("flowguard: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if markdown {
+        println!("{}", flowguard::report::rules_markdown(&config));
+        print!("{}", flowguard::report::remediation_markdown());
+        return ExitCode::SUCCESS;
+    }
+    print!("{}", flowguard::report::rules_text(&config));
+    ExitCode::SUCCESS
 }
 
 fn run_generate(
@@ -448,9 +476,15 @@ fn analyze_with<S: StateStore>(
             .unwrap_or_default();
         let printed = match run.format {
             OutputFormat::Text => write!(stdout, "{}", render_text(&report, run.min)),
-            OutputFormat::Json => due.iter().try_for_each(|f| {
-                writeln!(stdout, "{}", serde_json::to_string(f).unwrap_or_default())
-            }),
+            OutputFormat::Json => {
+                // The text report says this; JSON lines carry findings only.
+                for b in &report.bounds {
+                    eprintln!("flowguard: note: {input}: {}", b.explain());
+                }
+                due.iter().try_for_each(|f| {
+                    writeln!(stdout, "{}", serde_json::to_string(f).unwrap_or_default())
+                })
+            }
         };
         notifications.extend(due.iter().cloned());
         if let Some(c) = correlated.as_mut() {

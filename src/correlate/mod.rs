@@ -19,6 +19,7 @@ use crate::analyze::Report;
 use crate::catalogue::Measure;
 use crate::config::Config;
 use crate::hash::fnv1a64;
+use crate::limits::Bound;
 use crate::rules::{finding_id, Candidate, Finding, Thresholds};
 
 /// Attempts of a conditional write before the object is retried.
@@ -108,9 +109,11 @@ pub async fn correlate<S: StateStore>(
     });
     let kept = candidates.len().min(config.state.max_state_updates);
     let over: Vec<Candidate> = candidates.split_off(kept);
-    let mut limits: Vec<String> = over.iter().map(|c| format!("state:{}", c.rule)).collect();
-    limits.sort();
-    limits.dedup();
+    let mut left_out: std::collections::BTreeMap<String, (crate::rules::RuleId, usize)> =
+        Default::default();
+    for c in &over {
+        left_out.entry(c.rule.to_string()).or_insert((c.rule, 0)).1 += 1;
+    }
 
     let keys: Vec<StateKey> = candidates
         .iter()
@@ -182,7 +185,15 @@ pub async fn correlate<S: StateStore>(
     crate::analyze::sort_findings(&mut findings);
     crate::analyze::sort_findings(&mut out.due);
     report.files.findings = findings.len() as u64;
-    report.files.limits_hit.extend(limits);
+    for (_, (rule, n)) in left_out {
+        let bound = Bound::State {
+            rule,
+            left_out: n,
+            max_state_updates: config.state.max_state_updates,
+        };
+        report.files.limits_hit.push(bound.entry());
+        report.bounds.push(bound);
+    }
     report.findings = findings;
     out.requests = store.requests() - before;
     Ok(out)

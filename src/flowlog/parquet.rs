@@ -300,7 +300,10 @@ impl<S: ByteRanges> ParquetFile<S> {
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read.load(Ordering::Relaxed)
     }
+}
 
+/// Reading row groups by ranges.
+impl<S: ByteRanges> ParquetFile<S> {
     /// Every planned column chunk lies inside the data part of the file and
     /// uses a codec this build reads; checked before anything is decoded,
     /// so a bad file fails before its first row.
@@ -987,7 +990,9 @@ impl RowBatch {
         }
         Ok(())
     }
+}
 
+impl RowBatch {
     /// Row `i`: the typed record and its text columns, or why it is bad.
     fn row<'c>(
         &self,

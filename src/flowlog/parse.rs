@@ -204,7 +204,10 @@ impl LineParser {
         }
         (at >= n).then_some(rec)
     }
+}
 
+/// The slow path, which names the fault.
+impl LineParser {
     /// Splits first, then types each column, reporting the first problem.
     fn slow(&mut self, bytes: &[u8]) -> Result<FlowRecord, LineError> {
         self.spans.clear();

@@ -148,6 +148,28 @@ async fn pump(mut body: ByteStream, tx: mpsc::Sender<io::Result<Bytes>>) {
     }
 }
 
+/// The whole body of a ranged GET of `len` bytes at `start`: exactly that
+/// many bytes, or what went wrong.
+async fn read_range(mut body: ByteStream, start: u64, len: u64) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| format!("S3 body of bytes {start}+{len}: {e}"))?;
+        if buf.len() + chunk.len() > buf.capacity() {
+            return Err(format!(
+                "ranged GET of {len} bytes at {start} returned more"
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    if buf.len() as u64 != len {
+        return Err(format!(
+            "ranged GET of {len} bytes at {start} returned {}",
+            buf.len()
+        ));
+    }
+    Ok(buf)
+}
+
 impl ObjectStore for S3Store {
     async fn open(
         &self,
@@ -218,25 +240,7 @@ impl ObjectStore for S3Store {
                     classify(bucket, key, &e)
                 }
             })?;
-        let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-        let mut body = out.body;
-        while let Some(chunk) = body.next().await {
-            let chunk =
-                chunk.map_err(|e| retryable(format!("S3 body of bytes {start}+{len}: {e}")))?;
-            if buf.len() + chunk.len() > buf.capacity() {
-                return Err(retryable(format!(
-                    "ranged GET of {len} bytes at {start} returned more"
-                )));
-            }
-            buf.extend_from_slice(&chunk);
-        }
-        if buf.len() as u64 != len {
-            return Err(retryable(format!(
-                "ranged GET of {len} bytes at {start} returned {}",
-                buf.len()
-            )));
-        }
-        Ok(buf)
+        read_range(out.body, start, len).await.map_err(retryable)
     }
 
     async fn put(

@@ -1,9 +1,11 @@
 //! Rendering findings: a readable text report for the CLI and the SNS
 //! message of SPEC §5.
 
+pub mod catalogue;
 pub mod sns;
 pub mod text;
 
+pub use catalogue::{remediation_markdown, rules_markdown, rules_text};
 pub use sns::{build_message, SnsMessage};
 pub use text::{render_notifications, render_text};
 

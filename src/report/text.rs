@@ -24,11 +24,8 @@ pub fn render_text(report: &Report, min: Severity) -> String {
     for s in &report.files.malformed_samples {
         let _ = writeln!(out, "   malformed {s}");
     }
-    for l in &report.files.limits_hit {
-        let _ = writeln!(
-            out,
-            "   note: state bound reached in {l}; results there are partial"
-        );
+    for b in &report.bounds {
+        let _ = writeln!(out, "   note: {}", b.explain());
     }
     let shown: Vec<_> = report
         .findings

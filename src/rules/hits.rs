@@ -376,7 +376,10 @@ impl Hits {
             self.flags |= HAS_LAST;
         }
     }
+}
 
+/// Reading the counts and samples back.
+impl Hits {
     /// Counts one more flow (for records that are not a [`Flow`]).
     #[inline]
     pub fn count_flow(&mut self) {

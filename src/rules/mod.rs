@@ -15,24 +15,18 @@ pub use crate::catalogue::{RuleId, Thresholds};
 pub use crate::flow::{Flow, NO_INTERFACE};
 pub use crate::severity::Severity;
 
-mod admin;
 pub mod evidence;
-mod exposure;
 pub mod finding;
 mod hits;
-mod rejected;
-mod scan;
+pub mod inbound;
 mod skipped;
 mod threat;
 mod title;
 
-pub use admin::AdminPortBruteForce;
 pub use evidence::{Candidate, Evidence, ScanTarget, Subject};
-pub use exposure::Exposure;
 pub use finding::{finding_id, CandidateSink, Finding};
 pub use hits::{Hits, InterfaceTable};
-pub use rejected::RejectedTraffic;
-pub use scan::PortScan;
+pub use inbound::{AdminPortBruteForce, Exposure, PortScan, RejectedTraffic};
 pub use skipped::SkippedRecords;
 pub use threat::ThreatIntelMatch;
 pub use title::human_bytes;
@@ -70,6 +64,11 @@ pub trait Rule {
     /// Set when the rule stopped tracking new keys because of
     /// `Config::max_tracked`.
     fn limit_hit(&self) -> bool;
+    /// The bound of the rule's keys (for [`crate::limits::Bound::Rule`]):
+    /// `max_tracked`, unless the rule has a lower one.
+    fn bound(&self, config: &Config) -> usize {
+        config.detect.max_tracked
+    }
     /// Entries held in the rule's bounded state (for memory-bound tests).
     fn entries(&self) -> usize;
 }

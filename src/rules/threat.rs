@@ -166,6 +166,10 @@ impl Rule for ThreatIntelMatch {
         self.limit_hit
     }
 
+    fn bound(&self, config: &Config) -> usize {
+        config.detect.max_tracked.min(MAX_LISTED_SEEN)
+    }
+
     fn entries(&self) -> usize {
         self.seen.len()
     }

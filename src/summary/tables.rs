@@ -322,7 +322,10 @@ impl TableBuilder {
         l.dedup();
         l
     }
+}
 
+/// The rows, once the object is read.
+impl TableBuilder {
     /// The rows, in a stable order.
     pub fn finish(self, top_talkers: usize) -> Tables {
         let mut ports: Vec<_> = self

@@ -5,6 +5,7 @@
 
 mod cli;
 mod conformance;
+mod docs;
 mod formats;
 mod fuzz_regressions;
 mod hostile;

@@ -596,7 +596,7 @@ def test_dashboard_shows_what_the_function_does(template, function):
     want |= {("AWS/Lambda", n) for n in ("Errors", "Throttles", "Duration", "Invocations")}
     assert want <= metrics, want - metrics
     # Every flowguard metric on the dashboard is one the function emits.
-    emitted = set(re.findall(r'\{"Name": "(\w+)"', (REPO / "src" / "handler.rs").read_text()))
+    emitted = set(re.findall(r'\{"Name": "(\w+)"', (REPO / "src" / "handler" / "outcome.rs").read_text()))
     shown = {n for ns, n in metrics if ns == "flowguard"}
     assert shown <= emitted, shown - emitted
     assert "${FlowguardFunction}" in body

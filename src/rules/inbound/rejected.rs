@@ -1,8 +1,10 @@
 //! `rejected-traffic`: one source with many rejected flows.
 
-use super::{CandidateSink, FindingContext, Flow, Hits, PerSource, Rule, RuleId, Thresholds};
 use crate::catalogue::ThresholdKey;
 use crate::config::Config;
+use crate::rules::{
+    CandidateSink, FindingContext, Flow, Hits, PerSource, Rule, RuleId, Thresholds,
+};
 
 /// Counts REJECTed flows per source. Replies are counted too: a rejected
 /// flow is an attempt whatever its ports say.

@@ -1,9 +1,11 @@
 //! `admin-port-brute-force`: one internet source making many flows to
 //! admin ports (per source).
 
-use super::{CandidateSink, FindingContext, Flow, Hits, PerSource, Rule, RuleId, Thresholds};
 use crate::catalogue::ThresholdKey;
 use crate::config::Config;
+use crate::rules::{
+    CandidateSink, FindingContext, Flow, Hits, PerSource, Rule, RuleId, Thresholds,
+};
 
 /// One internet source making many flows to admin ports, accepted or
 /// rejected, to any destination.

@@ -16,15 +16,15 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use super::evidence::{extend_capped, ScanTarget, MAX_SCAN_TARGETS};
-use super::evidence::{MAX_LISTED_ADDRS, MAX_LISTED_PORTS};
-use super::{
-    track, Candidate, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Subject, Thresholds,
-};
 use crate::bounded::{DenseMap, PairTable};
 use crate::catalogue::ThresholdKey;
 use crate::config::Config;
 use crate::hash::{addr_hash, mix64 as mix};
+use crate::rules::evidence::{extend_capped, ScanTarget, MAX_SCAN_TARGETS};
+use crate::rules::evidence::{MAX_LISTED_ADDRS, MAX_LISTED_PORTS};
+use crate::rules::{
+    track, Candidate, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Subject, Thresholds,
+};
 use crate::sketch::{item_of_hash, DistinctCount};
 
 const SYN: u16 = 0x02;

@@ -7,12 +7,12 @@ use std::net::IpAddr;
 use crate::bounded::DenseMap;
 use crate::net::PortSet;
 
-use super::evidence::TopCounts;
-use super::evidence::MAX_LISTED_ADDRS;
-use super::{
+use crate::config::Config;
+use crate::rules::evidence::TopCounts;
+use crate::rules::evidence::MAX_LISTED_ADDRS;
+use crate::rules::{
     Candidate, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Subject, Thresholds,
 };
-use crate::config::Config;
 use crate::sketch::{item_of_hash, DistinctCount};
 
 /// Services tracked per object, at most: a bound far below `max_tracked`,
@@ -122,6 +122,10 @@ impl Rule for Exposure {
 
     fn limit_hit(&self) -> bool {
         self.limit_hit
+    }
+
+    fn bound(&self, config: &Config) -> usize {
+        config.detect.max_tracked.min(MAX_SERVICES)
     }
 
     fn entries(&self) -> usize {

@@ -1,0 +1,61 @@
+//! The second half of the engine: observations in, rule state and
+//! summary tables out. Runs on its own thread when streaming.
+
+use super::Observation;
+use crate::config::Config;
+use crate::flow::Flow;
+use crate::flowlog::LogStatus;
+use crate::rules::{all_rules, Rule};
+use crate::summary::{Prefetch, TableBuilder, HAS_PREFETCH};
+
+/// The second half of the engine: observations in, rule state and summary
+/// tables out. Runs on its own thread when streaming.
+pub struct Aggregator<'c> {
+    pub(super) config: &'c Config,
+    pub(super) rules: Vec<Box<dyn Rule + Send>>,
+    pub(super) tables: TableBuilder,
+}
+
+impl<'c> Aggregator<'c> {
+    /// Fresh rule and table state.
+    pub fn new(config: &'c Config) -> Aggregator<'c> {
+        Aggregator {
+            config,
+            rules: all_rules(config),
+            tables: TableBuilder::default(),
+        }
+    }
+
+    /// Runs the rules and tables over a batch of observations.
+    pub fn consume(&mut self, batch: &[Observation]) {
+        let config = self.config;
+        /// How many records ahead each prefetch stage runs: far enough
+        /// for a miss to complete, near enough to stay in cache.
+        const STAGES: [(usize, Prefetch); 2] = [(8, Prefetch::Keys), (4, Prefetch::Values)];
+        for (i, o) in batch.iter().enumerate() {
+            if HAS_PREFETCH {
+                for (ahead, stage) in STAGES {
+                    if let Some(a) = batch.get(i + ahead) {
+                        self.tables.prefetch(&a.record, stage);
+                    }
+                }
+            }
+            let r = &o.record;
+            if r.log_status == Some(LogStatus::SkipData) {
+                for rule in &mut self.rules {
+                    rule.observe_skipped(r, o.interface);
+                }
+            } else if let Some(flow) = Flow::classify(r, o.interface, config) {
+                for rule in &mut self.rules {
+                    rule.observe(&flow, config);
+                }
+                self.tables.add(&flow, config);
+            }
+        }
+    }
+
+    /// Entries held in bounded state.
+    pub fn tracked_entries(&self) -> usize {
+        self.tables.entries() + self.rules.iter().map(|r| r.entries()).sum::<usize>()
+    }
+}
