@@ -674,12 +674,11 @@ fn findings_per_rule_are_capped_and_the_cap_is_reported() {
         capped.files.limits_hit
     );
     assert!(
-        capped
-            .warnings
-            .iter()
-            .any(|w| w.contains("admin-port-brute-force: 150 more subjects")),
+        capped.bounds.iter().any(|b| b
+            .explain()
+            .contains("admin-port-brute-force named 150 more subjects than max_findings (100)")),
         "{:?}",
-        capped.warnings
+        capped.bounds
     );
     // The kept findings are those of the most active sources (ties by
     // address), the same findings as without a cap.
