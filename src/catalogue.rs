@@ -37,6 +37,18 @@ pub enum RuleId {
     SkippedRecords,
     /// An accepted flow to or from an address on a threat list.
     ThreatIntelMatch,
+    /// One of our hosts scanning the internet (vertical or sweep).
+    InstancePortScan,
+    /// One of our hosts making many flows to admin ports of one peer.
+    InstanceBruteForce,
+    /// One of our hosts flooding one peer with small packets.
+    InstanceDos,
+    /// One of our hosts connecting to one peer and port all hour long.
+    Beaconing,
+    /// One of our hosts sending gigabytes to one peer.
+    LargeUpload,
+    /// One of our hosts connecting to a mining, IRC or Tor port.
+    SuspiciousEgressPort,
 }
 
 /// Which way the rule looks.
@@ -73,6 +85,22 @@ pub enum ThresholdKey {
     Sweep,
     /// `rejected_threshold`.
     Rejected,
+    /// `instance_port_scan_threshold`.
+    InstancePortScan,
+    /// `instance_sweep_threshold`.
+    InstanceSweep,
+    /// `instance_brute_force_threshold`.
+    InstanceBruteForce,
+    /// `instance_dos_threshold` (packets).
+    InstanceDos,
+    /// `instance_dos_max_bytes_per_packet` (not shared: a ratio).
+    InstanceDosBytesPerPacket,
+    /// `large_upload_threshold` (bytes).
+    LargeUpload,
+    /// `beaconing_threshold` (five-minute slots of an hour).
+    Beaconing,
+    /// `beaconing_max_hosts` (not shared: a ceiling).
+    BeaconingMaxHosts,
 }
 
 /// What one threshold key is.
@@ -87,16 +115,22 @@ pub struct ThresholdSpec {
     pub default: u64,
     /// What it counts, for the README's configuration table.
     pub counts: &'static str,
+    /// Whether an object's share of it decides who enters the state store
+    /// (false for a ratio or a ceiling, which do not scale with time).
+    pub shared: bool,
 }
 
 impl ThresholdKey {
     /// Every key, in [`THRESHOLDS`] order.
-    pub const ALL: [ThresholdKey; 4] = [
-        ThresholdKey::BruteForce,
-        ThresholdKey::PortScan,
-        ThresholdKey::Sweep,
-        ThresholdKey::Rejected,
-    ];
+    pub const ALL: [ThresholdKey; THRESHOLDS.len()] = {
+        let mut all = [ThresholdKey::BruteForce; THRESHOLDS.len()];
+        let mut i = 0;
+        while i < THRESHOLDS.len() {
+            all[i] = THRESHOLDS[i].key;
+            i += 1;
+        }
+        all
+    };
 
     /// The key's entry.
     pub fn spec(self) -> &'static ThresholdSpec {
@@ -110,30 +144,90 @@ impl ThresholdKey {
 }
 
 /// Every threshold key, in [`ThresholdKey`] order.
-pub const THRESHOLDS: [ThresholdSpec; 4] = [
+pub const THRESHOLDS: [ThresholdSpec; 12] = [
     ThresholdSpec {
         key: ThresholdKey::BruteForce,
         name: "brute_force_threshold",
         default: 20,
         counts: "flows to admin ports from one internet source",
+        shared: true,
     },
     ThresholdSpec {
         key: ThresholdKey::PortScan,
         name: "port_scan_threshold",
         default: 25,
         counts: "distinct ports one source tries on one destination",
+        shared: true,
     },
     ThresholdSpec {
         key: ThresholdKey::Sweep,
         name: "sweep_threshold",
         default: 25,
         counts: "distinct destinations one source tries on one port",
+        shared: true,
     },
     ThresholdSpec {
         key: ThresholdKey::Rejected,
         name: "rejected_threshold",
         default: 100,
         counts: "rejected flows from one source",
+        shared: true,
+    },
+    ThresholdSpec {
+        key: ThresholdKey::InstancePortScan,
+        name: "instance_port_scan_threshold",
+        default: 25,
+        counts: "distinct ports one of our hosts tries on one internet host",
+        shared: true,
+    },
+    ThresholdSpec {
+        key: ThresholdKey::InstanceSweep,
+        name: "instance_sweep_threshold",
+        default: 25,
+        counts: "distinct internet hosts one of our hosts tries on one port",
+        shared: true,
+    },
+    ThresholdSpec {
+        key: ThresholdKey::InstanceBruteForce,
+        name: "instance_brute_force_threshold",
+        default: 20,
+        counts: "flows from one of our hosts to admin ports of one internet host",
+        shared: true,
+    },
+    ThresholdSpec {
+        key: ThresholdKey::InstanceDos,
+        name: "instance_dos_threshold",
+        default: 1_000_000,
+        counts: "packets from one of our hosts to one internet host",
+        shared: true,
+    },
+    ThresholdSpec {
+        key: ThresholdKey::InstanceDosBytesPerPacket,
+        name: "instance_dos_max_bytes_per_packet",
+        default: 200,
+        counts: "the largest average packet of a flood, in bytes",
+        shared: false,
+    },
+    ThresholdSpec {
+        key: ThresholdKey::LargeUpload,
+        name: "large_upload_threshold",
+        default: 1 << 30,
+        counts: "bytes from one of our hosts to one internet host",
+        shared: true,
+    },
+    ThresholdSpec {
+        key: ThresholdKey::Beaconing,
+        name: "beaconing_threshold",
+        default: 10,
+        counts: "five-minute slots of an hour in which one of our hosts connects to one internet host and port",
+        shared: true,
+    },
+    ThresholdSpec {
+        key: ThresholdKey::BeaconingMaxHosts,
+        name: "beaconing_max_hosts",
+        default: 2,
+        counts: "hosts of the account that may contact a beaconing peer (more make it a service)",
+        shared: false,
     },
 ];
 
@@ -157,7 +251,10 @@ impl Thresholds {
     /// `part` seconds.
     pub fn share(self, part: u64, whole: u64) -> Thresholds {
         let mut out = self;
-        for v in out.0.iter_mut() {
+        for (v, spec) in out.0.iter_mut().zip(&THRESHOLDS) {
+            if !spec.shared {
+                continue;
+            }
             *v = (u128::from(*v) * u128::from(part))
                 .div_ceil(u128::from(whole.max(1)))
                 .clamp(1, u128::from((*v).max(1))) as u64;
@@ -198,7 +295,29 @@ pub enum Measure {
         /// Distinct destinations on one port.
         sweep: ThresholdKey,
     },
+    /// The packets counted reach `packets`, at no more than
+    /// `max_bytes_per_packet` bytes a packet on average.
+    Flood {
+        /// Packets.
+        packets: ThresholdKey,
+        /// The largest average packet, in bytes.
+        max_bytes_per_packet: ThresholdKey,
+    },
+    /// Activity in at least `slots` of the [`BEACON_SLOTS`] five-minute
+    /// slots of an hour of event time, while at most `max_hosts` hosts of
+    /// the account contact the peer.
+    Beacon {
+        /// Slots with activity.
+        slots: ThresholdKey,
+        /// Hosts contacting the peer, at most.
+        max_hosts: ThresholdKey,
+    },
 }
+
+/// Seconds of one beaconing slot.
+pub const BEACON_SLOT_SECONDS: u64 = 300;
+/// Slots of the hour a beacon is judged over.
+pub const BEACON_SLOTS: u32 = 12;
 
 /// Everything about one rule that is not code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,7 +353,7 @@ pub struct RuleSpec {
 }
 
 /// The catalogue, in [`RuleId`] order.
-pub const CATALOGUE: [RuleSpec; 7] = [
+pub const CATALOGUE: [RuleSpec; 13] = [
     RuleSpec {
         id: RuleId::AdminPortExposed,
         name: "admin-port-exposed",
@@ -368,6 +487,146 @@ pub const CATALOGUE: [RuleSpec; 7] = [
         remediation: "Isolate the host on our side (a quarantine security group), find the \
                       process that talks to the listed address, and block the address.",
         asff_types: &["TTPs/Command and Control", "Unusual Behaviors/Network Flow"],
+    },
+    RuleSpec {
+        id: RuleId::InstancePortScan,
+        name: "instance-port-scan",
+        severity: Severity::High,
+        direction: Direction::Outbound,
+        subject: "our host (account, address)",
+        measure: Measure::Scan {
+            vertical: ThresholdKey::InstancePortScan,
+            sweep: ThresholdKey::InstanceSweep,
+        },
+        fires_when: "one of our hosts makes attempts (REJECTed, or TCP of at most 2 packets or \
+                     a lone SYN) on one port of >= {instance_sweep_threshold} distinct internet \
+                     hosts, or on >= {instance_port_scan_threshold} ports of one internet host, \
+                     within the window",
+        quiet: "completed connections to many hosts (a NAT gateway, a crawler, a fleet calling \
+                APIs: more than 2 packets, not a lone SYN); small UDP flows (DNS, NTP, \
+                traceroute); a job retrying one dead host (one host, one port)",
+        attack: &["T1046"],
+        attack_by_port: false,
+        title: "Our host {our_host} {scan} on the internet ({flows} attempts)",
+        remediation: "Isolate the instance (a quarantine security group with no rules), take \
+                      a snapshot for forensics, and find the process that scans; a scanning \
+                      instance is usually compromised.",
+        asff_types: &["TTPs/Discovery", "Unusual Behaviors/Network Flow"],
+    },
+    RuleSpec {
+        id: RuleId::InstanceBruteForce,
+        name: "instance-brute-force",
+        severity: Severity::High,
+        direction: Direction::Outbound,
+        subject: "our host and one internet peer",
+        measure: Measure::Count(ThresholdKey::InstanceBruteForce),
+        fires_when: ">= {instance_brute_force_threshold} outbound flows from one of our hosts \
+                     to admin ports ({admin_ports}) of one internet host within the window",
+        quiet: "a few sessions to a partner's SSH server; flows to trusted networks",
+        attack: &["T1110"],
+        attack_by_port: true,
+        title: "Our host {our_host} made {count} flows to {ports} on {peer} ({accepted} \
+                accepted, {rejected} rejected)",
+        remediation: "Isolate the instance, check it for stolen keys and a brute-force tool, \
+                      and rotate the credentials it holds.",
+        asff_types: &["TTPs/Credential Access", "Unusual Behaviors/Network Flow"],
+    },
+    RuleSpec {
+        id: RuleId::InstanceDos,
+        name: "instance-dos",
+        severity: Severity::High,
+        direction: Direction::Outbound,
+        subject: "our host and one internet peer",
+        measure: Measure::Flood {
+            packets: ThresholdKey::InstanceDos,
+            max_bytes_per_packet: ThresholdKey::InstanceDosBytesPerPacket,
+        },
+        fires_when: ">= {instance_dos_threshold} outbound packets from one of our hosts to one \
+                     internet host within the window, at <= {instance_dos_max_bytes_per_packet} \
+                     bytes per packet on average",
+        quiet: "bulk transfers (large packets); flows to AWS services (`pkt-dst-aws-service`) \
+                and to `egress_allowed_cidrs`",
+        attack: &["T1498"],
+        attack_by_port: false,
+        title: "Our host {our_host} sent {packets} packets to {peer} at {bytes_per_packet} \
+                bytes a packet ({sent})",
+        remediation: "Isolate the instance now (it may be part of a botnet) and block the \
+                      victim's address in the network ACL until it is rebuilt.",
+        asff_types: &[
+            "Effects/Denial of Service",
+            "Unusual Behaviors/Network Flow",
+        ],
+    },
+    RuleSpec {
+        id: RuleId::Beaconing,
+        name: "beaconing",
+        severity: Severity::Medium,
+        direction: Direction::Outbound,
+        subject: "our host, one internet peer and port",
+        measure: Measure::Beacon {
+            slots: ThresholdKey::Beaconing,
+            max_hosts: ThresholdKey::BeaconingMaxHosts,
+        },
+        fires_when: "ACCEPTed outbound connections of >= {connection_min_packets} packets that \
+                     one of our hosts opens to one internet host and port in >= \
+                     {beaconing_threshold} of the 12 five-minute slots of an hour of event \
+                     time, while at most {beaconing_max_hosts} hosts of the account contact \
+                     that peer",
+        quiet: "a SaaS endpoint or update server that many hosts poll (more than \
+                {beaconing_max_hosts} hosts); a job retrying one dead host (lone SYNs, under \
+                {connection_min_packets} packets); server replies; AWS services and \
+                `egress_allowed_cidrs`",
+        attack: &["T1071"],
+        attack_by_port: false,
+        title: "Our host {our_host} connected to {peer_port} in {slots} of 12 five-minute \
+                slots of an hour ({flows|flow}, {sent})",
+        remediation: "Find the process on the instance that opens these connections; if it \
+                      is not a known agent, isolate the instance and block the peer.",
+        asff_types: &["TTPs/Command and Control", "Unusual Behaviors/Network Flow"],
+    },
+    RuleSpec {
+        id: RuleId::LargeUpload,
+        name: "large-upload",
+        severity: Severity::Medium,
+        direction: Direction::Outbound,
+        subject: "our host and one internet peer",
+        measure: Measure::Count(ThresholdKey::LargeUpload),
+        fires_when: ">= {large_upload_threshold} sent from one of our hosts to one \
+                     internet host within the window",
+        quiet: "backups to S3 and other AWS services (`pkt-dst-aws-service`, v5 and later \
+                formats) and peers in `egress_allowed_cidrs`",
+        attack: &["T1048"],
+        attack_by_port: false,
+        title: "Our host {our_host} sent {sent} to {peer} ({flows|flow})",
+        remediation: "Confirm with the instance's owner that this transfer is expected; if \
+                      not, isolate the instance and find what data left.",
+        asff_types: &[
+            "Effects/Data Exfiltration",
+            "Unusual Behaviors/Network Flow",
+        ],
+    },
+    RuleSpec {
+        id: RuleId::SuspiciousEgressPort,
+        name: "suspicious-egress-port",
+        severity: Severity::Medium,
+        direction: Direction::Outbound,
+        subject: "our host, one internet peer and port",
+        measure: Measure::Any,
+        fires_when: "an ACCEPTed outbound connection of >= {connection_min_packets} packets \
+                     that one of our hosts opens to a port in `suspicious_egress_ports` \
+                     ({suspicious_egress_ports}: mining pools, IRC, Tor)",
+        quiet: "server replies that happen to go to such a port (an ephemeral port of a \
+                client); REJECTed and one- or two-packet flows",
+        attack: &["T1496", "T1571"],
+        attack_by_port: false,
+        title: "Our host {our_host} connected to {peer_port} ({port_use}; {flows|flow}, {sent})",
+        remediation: "Look for a miner or a backdoor on the instance; isolate it if the \
+                      connection is not expected, and block the port outbound.",
+        asff_types: &[
+            "TTPs/Command and Control",
+            "Effects/Resource Consumption",
+            "Unusual Behaviors/Network Flow",
+        ],
     },
 ];
 
@@ -517,7 +776,9 @@ mod tests {
         let d = Thresholds::defaults();
         let t = d.share(300, 3600);
         let got: Vec<u64> = ThresholdKey::ALL.iter().map(|k| t[*k]).collect();
-        assert_eq!(got, [2, 3, 3, 9]);
+        // Ratios and ceilings (bytes per packet, hosts of a beacon's peer)
+        // are not shared; 10 of 12 slots is one slot in five minutes.
+        assert_eq!(got, [2, 3, 3, 9, 3, 3, 2, 83_334, 200, 89_478_486, 1, 2]);
         assert_eq!(d.share(300, 300), d);
         assert_eq!(d.share(3600, 300), d, "never above the threshold");
         assert_eq!(

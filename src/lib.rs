@@ -46,6 +46,7 @@ pub mod generate;
 #[cfg(feature = "aws")]
 pub mod handler;
 pub mod hash;
+pub mod ids;
 pub mod intel;
 pub mod io;
 pub mod limits;

@@ -43,9 +43,9 @@ impl<'c> Aggregator<'c> {
             let r = &o.record;
             if r.log_status == Some(LogStatus::SkipData) {
                 for rule in &mut self.rules {
-                    rule.observe_skipped(r, o.interface);
+                    rule.observe_skipped(r, o.tags.interface);
                 }
-            } else if let Some(flow) = Flow::classify(r, o.interface, config) {
+            } else if let Some(flow) = Flow::classify(r, o.tags, config) {
                 for rule in &mut self.rules {
                     rule.observe(&flow, config);
                 }

@@ -7,7 +7,9 @@ use super::{
 };
 use crate::config::Config;
 use crate::limits::Bound;
-use crate::rules::{Candidate, CandidateSink, Finding, FindingContext, Rule, Thresholds};
+use crate::rules::{
+    Candidate, CandidateSink, Finding, FindingContext, Resources, Rule, RuleRows, Thresholds,
+};
 use crate::summary::{KeyFacts, PartitionKey};
 
 impl<'c> Engine<'c> {
@@ -33,6 +35,8 @@ impl<'c> Engine<'c> {
         let Tally {
             counts,
             interfaces,
+            accounts,
+            untrusted_fields,
             account,
             region,
             span,
@@ -74,7 +78,7 @@ impl<'c> Engine<'c> {
             account: partition.account.clone(),
             region: partition.region.clone(),
             source: source.clone(),
-            interfaces: interfaces.into_names(),
+            interfaces: Resources::new(interfaces, accounts),
         };
         let config = aggregator.config;
         let mut bounds: Vec<Bound> = aggregator
@@ -86,7 +90,8 @@ impl<'c> Engine<'c> {
                 max_tracked: config.detect.max_tracked,
             })
             .collect();
-        let (findings, candidates) = run_rules(aggregator.rules, &ctx, config, now, &mut bounds);
+        let (findings, candidates, rule_rows) =
+            run_rules(aggregator.rules, &ctx, config, now, &mut bounds);
         let limits_hit = bounds.iter().map(Bound::entry).collect();
         let files = FilesRow {
             bucket: source.bucket().map(str::to_string),
@@ -99,6 +104,7 @@ impl<'c> Engine<'c> {
             compressed_bytes,
             uncompressed_bytes: uncompressed,
             findings: findings.len() as u64,
+            untrusted_fields,
             limits_hit,
             fields,
             analyzer_version: ANALYZER_VERSION,
@@ -109,7 +115,15 @@ impl<'c> Engine<'c> {
             source,
             partition,
             files,
-            tables: aggregator.tables.finish(config.detect.top_talkers),
+            tables: {
+                let mut t = aggregator.tables.finish(config.detect.top_talkers);
+                for rows in rule_rows {
+                    match rows {
+                        RuleRows::Rejected(r) => t.rejected = r,
+                    }
+                }
+                t
+            },
             findings,
             candidates,
             context: ctx,
@@ -132,7 +146,7 @@ fn run_rules(
     config: &Config,
     now: u64,
     bounds: &mut Vec<Bound>,
-) -> (Vec<Finding>, Vec<Candidate>) {
+) -> (Vec<Finding>, Vec<Candidate>, Vec<RuleRows>) {
     let threshold = Thresholds::of(config);
     let floor = if config.correlate {
         threshold.share(OBJECT_SECONDS, config.state.window_seconds)
@@ -140,7 +154,9 @@ fn run_rules(
         threshold
     };
     let mut candidates = Vec::new();
+    let mut rows = Vec::new();
     for rule in rules {
+        rows.extend(rule.table_rows(config));
         let mut sink = CandidateSink::new(config.detect.max_findings, threshold);
         rule.candidates(ctx, config, &floor, &mut sink);
         let (kept, dropped) = sink.finish();
@@ -172,5 +188,5 @@ fn run_rules(
     if !config.correlate {
         candidates = Vec::new();
     }
-    (findings, candidates)
+    (findings, candidates, rows)
 }

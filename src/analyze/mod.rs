@@ -125,6 +125,10 @@ pub struct FilesRow {
     pub uncompressed_bytes: u64,
     /// Findings of all severities.
     pub findings: u64,
+    /// Text values of records left out because they lack their AWS shape
+    /// (an `instance-id`, `vpc-id` or `subnet-id` carrying markup, a URL or
+    /// a quote): anyone who can write to the bucket writes these fields.
+    pub untrusted_fields: u64,
     /// State tables whose bound was reached (results there are partial).
     pub limits_hit: Vec<String>,
     /// Header fields of the object (or the default v2 list).
@@ -190,6 +194,7 @@ impl Report {
                     Table::Talkers => encode_rows(&source, &self.tables.talkers),
                     Table::Admin => encode_rows(&source, &self.tables.admin),
                     Table::Services => encode_rows(&source, &self.tables.services),
+                    Table::Rejected => encode_rows(&source, &self.tables.rejected),
                     Table::Findings => encode_plain(&self.findings),
                     Table::Files => encode_rows(&source, std::slice::from_ref(&self.files)),
                 };

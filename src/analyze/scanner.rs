@@ -3,11 +3,11 @@
 //! and what its records say about account, region and time.
 
 use super::{Counts, MAX_MALFORMED_SAMPLES};
-use crate::flow::NO_INTERFACE;
+use crate::flow::{RecordTags, NO_ACCOUNT, NO_INTERFACE};
 use crate::flowlog::{
     Field, FirstLine, FlowRecord, Format, LineError, LineParser, LogStatus, RowText, MAX_LINE_BYTES,
 };
-use crate::rules::InterfaceTable;
+use crate::rules::{AccountTable, InterfaceTable};
 use crate::source::SourceRef;
 use crate::summary::safe_component;
 use crate::time::TimeSpan;
@@ -27,8 +27,8 @@ pub(super) enum State {
 pub struct Observation {
     /// The typed record.
     pub record: FlowRecord,
-    /// Interned `interface-id`.
-    pub interface: u32,
+    /// Its interned text columns.
+    pub tags: RecordTags,
 }
 
 /// The first half of the engine: lines (or typed rows) in, typed
@@ -55,6 +55,11 @@ pub struct Scanner {
 pub(super) struct Tally {
     pub(super) counts: Counts,
     pub(super) interfaces: InterfaceTable,
+    /// The records' own account ids (the actor's account in outbound
+    /// rules).
+    pub(super) accounts: AccountTable,
+    /// Text values left out because they lack their AWS shape.
+    pub(super) untrusted_fields: u64,
     pub(super) account: Option<String>,
     pub(super) region: Option<String>,
     /// The records' event times.
@@ -86,13 +91,7 @@ impl TextColumns for RowText<'_> {
     }
     #[inline]
     fn raw(&self, field: Field) -> Option<&[u8]> {
-        match field {
-            Field::ACCOUNT_ID => self.account_id,
-            Field::REGION => self.region,
-            Field::INTERFACE_ID => self.interface_id,
-            _ => None,
-        }
-        .filter(|t| *t != b"-")
+        self.get(field).filter(|t| *t != b"-")
     }
 }
 
@@ -112,16 +111,28 @@ impl Tally {
         let interface = cols
             .raw(Field::INTERFACE_ID)
             .map_or(NO_INTERFACE, |id| self.interfaces.intern(id));
+        if interface != NO_INTERFACE && self.interfaces.wants_meta(interface) {
+            self.untrusted_fields += self.interfaces.note_meta(
+                interface,
+                cols.raw(Field::INSTANCE_ID),
+                cols.raw(Field::VPC_ID),
+                cols.raw(Field::SUBNET_ID),
+            );
+        }
+        let tags = RecordTags {
+            interface,
+            account: cols
+                .raw(Field::ACCOUNT_ID)
+                .map_or(NO_ACCOUNT, |a| self.accounts.intern(a)),
+            aws_service: cols.raw(Field::PKT_DST_AWS_SERVICE).is_some(),
+        };
         match r.log_status {
             Some(LogStatus::NoData) => self.counts.nodata += 1,
             Some(LogStatus::SkipData) => self.counts.skipdata += 1,
             Some(LogStatus::Ok) | None => self.counts.ok += 1,
         }
         if r.log_status != Some(LogStatus::NoData) {
-            out.push(Observation {
-                record: r,
-                interface,
-            });
+            out.push(Observation { record: r, tags });
         }
     }
 }

@@ -20,6 +20,9 @@ pub const DEFAULT_TRUSTED: &str = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.6
 pub const DEFAULT_ADMIN_PORTS: &str = "22,3389";
 /// Default sensitive ports: telnet, SMB, databases, VNC, caches, search.
 pub const DEFAULT_SENSITIVE_PORTS: &str = "23,445,1433,3306,5432,5900,6379,9200,11211,27017";
+/// Default suspicious egress ports: mining pools (Stratum), IRC, Tor.
+pub const DEFAULT_SUSPICIOUS_EGRESS_PORTS: &str =
+    "3333,4444,5555,6666,6667,7777,9001,9030,14444,45700";
 
 /// The detection keys (SPEC section 2).
 #[derive(Debug, Clone, Deserialize)]
@@ -46,6 +49,43 @@ pub struct Detection {
     /// Rejected flows from one source that make `rejected-traffic`.
     #[serde(deserialize_with = "count")]
     pub rejected_threshold: u64,
+    /// Distinct ports of one internet host that make `instance-port-scan`.
+    #[serde(deserialize_with = "count")]
+    pub instance_port_scan_threshold: u64,
+    /// Distinct internet hosts on one port that make `instance-port-scan`.
+    #[serde(deserialize_with = "count")]
+    pub instance_sweep_threshold: u64,
+    /// Flows to admin ports of one peer that make `instance-brute-force`.
+    #[serde(deserialize_with = "count")]
+    pub instance_brute_force_threshold: u64,
+    /// Packets to one peer that make `instance-dos`.
+    #[serde(deserialize_with = "count")]
+    pub instance_dos_threshold: u64,
+    /// The largest average packet of `instance-dos`, in bytes.
+    #[serde(deserialize_with = "count")]
+    pub instance_dos_max_bytes_per_packet: u64,
+    /// Bytes to one peer that make `large-upload`.
+    #[serde(deserialize_with = "count")]
+    pub large_upload_threshold: u64,
+    /// Five-minute slots of an hour that make `beaconing` (at most 12).
+    #[serde(deserialize_with = "count")]
+    pub beaconing_threshold: u64,
+    /// Hosts of an account that may contact a beaconing peer; more make it
+    /// a service every host uses.
+    #[serde(deserialize_with = "count")]
+    pub beaconing_max_hosts: u64,
+    /// Packets an outbound flow needs to count as a connection our host
+    /// made (`beaconing`, `suspicious-egress-port`).
+    #[serde(deserialize_with = "count")]
+    pub connection_min_packets: u64,
+    /// Ports our hosts should not connect to (`suspicious-egress-port`).
+    #[serde(deserialize_with = "text")]
+    pub suspicious_egress_ports: PortSet,
+    /// Internet networks our hosts may send to in volume and at any pace
+    /// (backup targets, CDNs, partners): no `instance-dos`, `beaconing` or
+    /// `large-upload` for them.
+    #[serde(deserialize_with = "text")]
+    pub egress_allowed_cidrs: TrustedNetworks,
     /// Severity of each rule (`[severity]` in a file,
     /// `FLOWGUARD_SEVERITY_<RULE>` in the environment).
     #[serde(rename = "severity", deserialize_with = "severities")]
@@ -65,6 +105,9 @@ pub struct Detection {
     /// Rows in the `talkers` table.
     #[serde(deserialize_with = "count_usize")]
     pub top_talkers: usize,
+    /// Rows in the `rejected` table.
+    #[serde(deserialize_with = "count_usize")]
+    pub top_rejected: usize,
     /// The fields of the messages of CloudWatch Logs exports (the log
     /// group's format, which the messages do not repeat): hyphenated names
     /// separated by spaces or commas, or the flow log's `${field}` format
@@ -90,11 +133,25 @@ impl Default for Detection {
             port_scan_threshold: t[ThresholdKey::PortScan],
             sweep_threshold: t[ThresholdKey::Sweep],
             rejected_threshold: t[ThresholdKey::Rejected],
+            instance_port_scan_threshold: t[ThresholdKey::InstancePortScan],
+            instance_sweep_threshold: t[ThresholdKey::InstanceSweep],
+            instance_brute_force_threshold: t[ThresholdKey::InstanceBruteForce],
+            instance_dos_threshold: t[ThresholdKey::InstanceDos],
+            instance_dos_max_bytes_per_packet: t[ThresholdKey::InstanceDosBytesPerPacket],
+            large_upload_threshold: t[ThresholdKey::LargeUpload],
+            beaconing_threshold: t[ThresholdKey::Beaconing],
+            beaconing_max_hosts: t[ThresholdKey::BeaconingMaxHosts],
+            connection_min_packets: 3,
+            suspicious_egress_ports: DEFAULT_SUSPICIOUS_EGRESS_PORTS
+                .parse()
+                .unwrap_or_else(|_| PortSet::new(&[])),
+            egress_allowed_cidrs: TrustedNetworks::new(Vec::new()),
             severities: BTreeMap::new(),
             min_severity: None,
             max_tracked: 100_000,
             max_findings: 1000,
             top_talkers: 100,
+            top_rejected: 100,
             cwl_fields: Format::default_v2(),
         }
     }
@@ -110,6 +167,12 @@ impl Detection {
         t
     }
 
+    /// One configured threshold.
+    #[inline]
+    pub fn threshold(&self, k: ThresholdKey) -> u64 {
+        *self.threshold_field(k)
+    }
+
     /// The field of a threshold key (the one place a key meets its field).
     fn threshold_field(&self, k: ThresholdKey) -> &u64 {
         match k {
@@ -117,6 +180,14 @@ impl Detection {
             ThresholdKey::PortScan => &self.port_scan_threshold,
             ThresholdKey::Sweep => &self.sweep_threshold,
             ThresholdKey::Rejected => &self.rejected_threshold,
+            ThresholdKey::InstancePortScan => &self.instance_port_scan_threshold,
+            ThresholdKey::InstanceSweep => &self.instance_sweep_threshold,
+            ThresholdKey::InstanceBruteForce => &self.instance_brute_force_threshold,
+            ThresholdKey::InstanceDos => &self.instance_dos_threshold,
+            ThresholdKey::InstanceDosBytesPerPacket => &self.instance_dos_max_bytes_per_packet,
+            ThresholdKey::LargeUpload => &self.large_upload_threshold,
+            ThresholdKey::Beaconing => &self.beaconing_threshold,
+            ThresholdKey::BeaconingMaxHosts => &self.beaconing_max_hosts,
         }
     }
 
@@ -134,6 +205,16 @@ impl Detection {
             if *self.threshold_field(k) == 0 {
                 return Err((k.name(), "must be a positive whole number".into()));
             }
+        }
+        if self.beaconing_threshold > u64::from(crate::catalogue::BEACON_SLOTS) {
+            return Err((
+                "beaconing_threshold",
+                format!(
+                    "'{}' is more than the {} five-minute slots of an hour",
+                    self.beaconing_threshold,
+                    crate::catalogue::BEACON_SLOTS
+                ),
+            ));
         }
         Ok(())
     }

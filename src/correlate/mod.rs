@@ -70,16 +70,50 @@ pub fn state_key(account: &str, region: &str, c: &Candidate) -> StateKey {
     }
 }
 
-/// Rank of a candidate for the store: findings of the object first, then
-/// subjects without a threshold, then the most active.
-fn priority(c: &Candidate, t: &Thresholds) -> (bool, bool, u64, u64) {
-    let thresholdless = matches!(c.rule.spec().measure, Measure::Any | Measure::Accepted);
-    (
-        t.reached(c.rule, &c.evidence),
-        thresholdless,
-        c.evidence.count,
-        c.evidence.flows,
-    )
+/// The order in which an object's candidates enter the store, whose
+/// writes per object are bounded: the findings of the object first, then
+/// the subjects without a threshold (exposures, listed addresses), then
+/// the others taken in turn from each rule, nearest to its threshold
+/// first. Taking turns keeps one rule with many weak candidates (a fleet's
+/// outbound connections, each one slot of a possible beacon) from
+/// crowding out another's few (a brute forcer spreading its attempts).
+fn store_order(mut candidates: Vec<Candidate>, t: &Thresholds) -> Vec<Candidate> {
+    let first_rank = |c: &Candidate| {
+        (
+            t.reached(c.rule, &c.evidence),
+            matches!(c.rule.spec().measure, Measure::Any | Measure::Accepted),
+        )
+    };
+    let rank = |c: &Candidate| (t.progress(c.rule, &c.evidence), c.evidence.flows);
+    candidates.sort_by(|a, b| {
+        first_rank(b)
+            .cmp(&first_rank(a))
+            .then(a.rule.cmp(&b.rule))
+            .then(rank(b).cmp(&rank(a)))
+            .then(a.subject.cmp(&b.subject))
+    });
+    let split = candidates
+        .iter()
+        .position(|c| first_rank(c) == (false, false))
+        .unwrap_or(candidates.len());
+    let rest = candidates.split_off(split);
+    // Per rule, already nearest first; then one of each rule in turn.
+    let mut by_rule: Vec<std::collections::VecDeque<Candidate>> = Vec::new();
+    for c in rest {
+        match by_rule.last_mut() {
+            Some(q) if q.front().is_some_and(|f| f.rule == c.rule) => q.push_back(c),
+            _ => by_rule.push(std::collections::VecDeque::from([c])),
+        }
+    }
+    while !by_rule.is_empty() {
+        for q in by_rule.iter_mut() {
+            if let Some(c) = q.pop_front() {
+                candidates.push(c);
+            }
+        }
+        by_rule.retain(|q| !q.is_empty());
+    }
+    candidates
 }
 
 /// Correlates one analysed object with the store: merges the report's
@@ -101,12 +135,7 @@ pub async fn correlate<S: StateStore>(
         .last_end
         .or(report.files.first_start)
         .unwrap_or(now);
-    let mut candidates = std::mem::take(&mut report.candidates);
-    candidates.sort_by(|a, b| {
-        priority(b, &policy.thresholds)
-            .cmp(&priority(a, &policy.thresholds))
-            .then(a.subject.cmp(&b.subject))
-    });
+    let mut candidates = store_order(std::mem::take(&mut report.candidates), &policy.thresholds);
     let kept = candidates.len().min(config.state.max_state_updates);
     let over: Vec<Candidate> = candidates.split_off(kept);
     let mut left_out: std::collections::BTreeMap<String, (crate::rules::RuleId, usize)> =

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::Measure;
+use crate::rules::evidence::union_sorted;
 use crate::rules::{Candidate, Evidence, RuleId, ScanTarget, Severity, Subject, Thresholds};
 
 /// The version of the stored form; a state of another version is refused.
@@ -42,9 +43,46 @@ pub struct Contribution {
     pub at: u64,
     /// What the rule counts (admin flows, rejected flows, attempts).
     pub count: u64,
-    /// Scan targets (`port-scan` only).
+    /// Scan targets (the scan rules only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<ScanTarget>,
+    /// Bytes of the flows (floods, whose average packet size counts).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bytes: u64,
+    /// Five-minute slots with activity (beaconing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slots: Vec<u32>,
+    /// Hosts seen contacting the peer (beaconing), as hash items.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<u32>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Contribution {
+    /// An object's contribution of `e`: what the rule's measure needs.
+    fn of(object: &str, at: u64, rule: RuleId, e: &Evidence) -> Contribution {
+        let mut c = Contribution {
+            object: object.to_string(),
+            at,
+            count: e.count,
+            targets: e.targets.clone(),
+            bytes: 0,
+            slots: Vec::new(),
+            hosts: Vec::new(),
+        };
+        match rule.spec().measure {
+            Measure::Flood { .. } => c.bytes = e.bytes,
+            Measure::Beacon { .. } => {
+                c.slots = e.slots.clone();
+                c.hosts = e.peer_hosts.clone();
+            }
+            _ => {}
+        }
+        c
+    }
 }
 
 /// A notification being sent: set by the invocation that sends it, in the
@@ -167,12 +205,12 @@ pub fn decide(
         s.total.merge(&candidate.evidence);
     }
     s.window.retain(|c| c.object != object);
-    s.window.push(Contribution {
-        object: object.to_string(),
+    s.window.push(Contribution::of(
+        object,
         at,
-        count: candidate.evidence.count,
-        targets: candidate.evidence.targets.clone(),
-    });
+        candidate.rule,
+        &candidate.evidence,
+    ));
     s.first_seen = s.first_seen.min(at);
     s.last_seen = s.last_seen.max(at);
     prune(&mut s.window, s.last_seen, policy.window_seconds);
@@ -230,6 +268,29 @@ pub fn window_verdict(s: &SubjectState, at: u64, policy: &Policy) -> Verdict {
                     });
                 }
                 t.reached(s.rule, &e)
+            }
+            Measure::Flood {
+                packets,
+                max_bytes_per_packet,
+            } => {
+                let bytes: u64 = inside.iter().map(|c| c.bytes).sum();
+                count >= t[packets]
+                    && u128::from(bytes) <= u128::from(count) * u128::from(t[max_bytes_per_packet])
+            }
+            Measure::Beacon { .. } => {
+                let mut e = Evidence::default();
+                for c in &inside {
+                    union_sorted(&mut e.slots, &c.slots, usize::MAX);
+                    union_sorted(&mut e.peer_hosts, &c.hosts, usize::MAX);
+                }
+                let slots = e.busiest_hour();
+                if (t.reached(s.rule, &e), slots) > (best.fires, best.window_count) {
+                    best = Verdict {
+                        fires: t.reached(s.rule, &e),
+                        window_count: slots,
+                    };
+                }
+                continue;
             }
             Measure::Any | Measure::Accepted => count > 0 || !inside.is_empty(),
         };

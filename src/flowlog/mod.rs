@@ -12,4 +12,6 @@ pub mod record;
 pub use field::{Field, FieldKind, FieldSpec, DEFAULT_V2, FIELDS};
 pub use format::{Column, FirstLine, Format};
 pub use parse::{LineError, LineParser, MAX_LINE_BYTES};
-pub use record::{Action, FlowDirection, FlowRecord, LogStatus, RecordView, RowText, Value};
+pub use record::{
+    Action, FlowDirection, FlowRecord, LogStatus, RecordView, RowText, Value, ROW_TEXT_FIELDS,
+};

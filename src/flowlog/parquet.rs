@@ -41,7 +41,7 @@ use parquet::schema::types::ColumnDescPtr;
 use super::field::{Field, FieldKind};
 use super::format::truncate;
 use super::parse::{parse_addr, parse_u64, set_addr, set_int, set_word, slot_of, LineError, Slot};
-use super::record::{FlowRecord, RowText};
+use super::record::{FlowRecord, RowText, ROW_TEXT_FIELDS};
 
 /// The magic bytes at both ends of a Parquet file.
 pub const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
@@ -517,10 +517,7 @@ fn plan_columns(
         let kind = field.kind();
         let slot = slot_of(field);
         let wanted = slot != Slot::None
-            || matches!(
-                field,
-                Field::ACCOUNT_ID | Field::REGION | Field::INTERFACE_ID
-            )
+            || ROW_TEXT_FIELDS.contains(&field)
             // Typed columns are checked like a text line's, so a record is
             // malformed in both shapes or in neither.
             || kind != FieldKind::Text;
@@ -846,9 +843,9 @@ struct RowBatch {
     recs: Vec<FlowRecord>,
     /// Why a row is malformed (the first bad column, as in text).
     bad: Vec<Option<LineError>>,
-    /// For the text columns (account-id, region, interface-id): which
-    /// column cursor holds them and each row's value index there.
-    text: [(Option<usize>, Vec<Option<u32>>); 3],
+    /// For the text columns of [`ROW_TEXT_FIELDS`]: which column cursor
+    /// holds them and each row's value index there.
+    text: [(Option<usize>, Vec<Option<u32>>); ROW_TEXT_FIELDS.len()],
 }
 
 impl RowBatch {
@@ -927,12 +924,7 @@ impl RowBatch {
                     }
                 }
                 (Values::Bytes(v), kind) => {
-                    let text_slot = match plan.field {
-                        Field::ACCOUNT_ID => Some(0),
-                        Field::REGION => Some(1),
-                        Field::INTERFACE_ID => Some(2),
-                        _ => None,
-                    };
+                    let text_slot = ROW_TEXT_FIELDS.iter().position(|f| *f == plan.field);
                     if let Some(t) = text_slot {
                         self.text[t].0 = Some(ci);
                         self.text[t].1.resize(n, None);
@@ -1010,14 +1002,11 @@ impl RowBatch {
                 _ => None,
             }
         };
-        Ok((
-            self.recs[i],
-            RowText {
-                account_id: text(0),
-                region: text(1),
-                interface_id: text(2),
-            },
-        ))
+        let mut values = [None; ROW_TEXT_FIELDS.len()];
+        for (t, v) in values.iter_mut().enumerate() {
+            *v = text(t);
+        }
+        Ok((self.recs[i], RowText { values }))
     }
 }
 

@@ -78,17 +78,34 @@ pub struct FlowRecord {
     pub flow_direction: Option<FlowDirection>,
 }
 
+/// The text fields the engine reads besides the typed core, in the order
+/// of [`RowText::values`].
+pub const ROW_TEXT_FIELDS: [Field; 7] = [
+    Field::ACCOUNT_ID,
+    Field::REGION,
+    Field::INTERFACE_ID,
+    Field::INSTANCE_ID,
+    Field::VPC_ID,
+    Field::SUBNET_ID,
+    Field::PKT_DST_AWS_SERVICE,
+];
+
 /// The text columns of a record that arrived typed (a Parquet row) that
 /// the engine reads besides the typed core, as bytes already checked to be
 /// UTF-8; `None` when absent or null.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RowText<'a> {
-    /// `account-id`.
-    pub account_id: Option<&'a [u8]>,
-    /// `region`.
-    pub region: Option<&'a [u8]>,
-    /// `interface-id`.
-    pub interface_id: Option<&'a [u8]>,
+    /// The values of [`ROW_TEXT_FIELDS`], in that order.
+    pub values: [Option<&'a [u8]>; ROW_TEXT_FIELDS.len()],
+}
+
+impl<'a> RowText<'a> {
+    /// The value of one of [`ROW_TEXT_FIELDS`].
+    #[inline]
+    pub fn get(&self, field: Field) -> Option<&'a [u8]> {
+        let i = ROW_TEXT_FIELDS.iter().position(|f| *f == field)?;
+        self.values[i]
+    }
 }
 
 /// A typed value of any column, for callers that want every field.

@@ -86,7 +86,7 @@ async fn processes_publishes_once_and_skips_duplicates() {
         ),
         "{out:?}"
     );
-    assert_eq!(summaries(&store).len(), 6);
+    assert_eq!(summaries(&store).len(), 7);
     assert!(summaries(&store).iter().any(|k| k.starts_with(
         "flowguard/files/account=123456789012/region=us-east-1/dt=2025-06-26/hour=18/"
     )));
@@ -239,7 +239,7 @@ async fn failed_summary_write_is_retryable_and_converges() {
             .collect()
     };
     let first = snapshot();
-    assert_eq!(first.len(), 5);
+    assert_eq!(first.len(), 6);
     assert_eq!(published(&publisher), 1);
     // A later retry (marker lost) converges to the same keys and bytes.
     store

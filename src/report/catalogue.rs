@@ -25,13 +25,28 @@ fn ports_text(ports: &PortSet) -> String {
 
 /// The value of a configuration key for a catalogue text.
 fn config_value(config: &Config, name: &str) -> Option<String> {
-    let thresholds = config.detect.thresholds();
+    let d = &config.detect;
+    if name == ThresholdKey::LargeUpload.name() {
+        let n = d.threshold(ThresholdKey::LargeUpload);
+        return Some(format!(
+            "{n} bytes ({:.1} GiB)",
+            n as f64 / f64::from(1u32 << 30)
+        ));
+    }
     if let Some(k) = ThresholdKey::ALL.iter().find(|k| k.name() == name) {
-        return Some(thresholds[*k].to_string());
+        return Some(d.threshold(*k).to_string());
     }
     Some(match name {
-        "admin_ports" => ports_text(&config.detect.admin_ports),
-        "sensitive_ports" => ports_text(&config.detect.sensitive_ports),
+        "admin_ports" => ports_text(&d.admin_ports),
+        "sensitive_ports" => ports_text(&d.sensitive_ports),
+        "suspicious_egress_ports" => d
+            .suspicious_egress_ports
+            .ports()
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        "connection_min_packets" => d.connection_min_packets.to_string(),
         "window_seconds" => config.state.window_seconds.to_string(),
         _ => return None,
     })
@@ -62,7 +77,7 @@ pub fn rules_markdown(config: &Config) -> String {
             s.direction.as_str(),
             cell(s.subject),
             cell(&render(s.fires_when, |n| config_value(config, n))),
-            cell(s.quiet),
+            cell(&render(s.quiet, |n| config_value(config, n))),
             attack
         );
     }
@@ -81,7 +96,7 @@ pub fn rules_text(config: &Config) -> String {
             s.direction.as_str(),
             s.subject,
             render(s.fires_when, |n| config_value(config, n)),
-            s.quiet,
+            render(s.quiet, |n| config_value(config, n)),
             s.remediation
         );
     }

@@ -50,6 +50,37 @@ pub enum Subject {
         /// The address.
         addr: IpAddr,
     },
+    /// One of our hosts acting on the internet (`instance-port-scan`):
+    /// its account (the same private address in two accounts is two
+    /// hosts) and address.
+    Host {
+        /// The host's account.
+        account: String,
+        /// The host's address.
+        addr: IpAddr,
+    },
+    /// One of our hosts and one internet peer.
+    HostPeer {
+        /// The host's account.
+        account: String,
+        /// The host's address.
+        addr: IpAddr,
+        /// The internet host.
+        peer: IpAddr,
+    },
+    /// One of our hosts, one internet peer and the peer's port.
+    HostPeerPort {
+        /// The host's account.
+        account: String,
+        /// The host's address.
+        addr: IpAddr,
+        /// The internet host.
+        peer: IpAddr,
+        /// The peer's port.
+        port: u16,
+        /// The IANA protocol number, when the flows carry one.
+        protocol: Option<u8>,
+    },
 }
 
 impl Subject {
@@ -58,8 +89,30 @@ impl Subject {
     /// for a service or an interface.
     pub fn actor(&self) -> Option<IpAddr> {
         match self {
-            Subject::Source { addr } | Subject::Address { addr } => Some(*addr),
+            Subject::Source { addr }
+            | Subject::Address { addr }
+            | Subject::Host { addr, .. }
+            | Subject::HostPeer { addr, .. }
+            | Subject::HostPeerPort { addr, .. } => Some(*addr),
             Subject::Service { .. } | Subject::Interface { .. } => None,
+        }
+    }
+
+    /// The account of a subject that carries one (our hosts as actors).
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            Subject::Host { account, .. }
+            | Subject::HostPeer { account, .. }
+            | Subject::HostPeerPort { account, .. } => Some(account),
+            _ => None,
+        }
+    }
+
+    /// The internet peer of one of our hosts.
+    pub fn peer(&self) -> Option<IpAddr> {
+        match self {
+            Subject::HostPeer { peer, .. } | Subject::HostPeerPort { peer, .. } => Some(*peer),
+            _ => None,
         }
     }
 
@@ -70,7 +123,10 @@ impl Subject {
         match self {
             Subject::Source { addr }
             | Subject::Address { addr }
-            | Subject::Service { addr, .. } => Target::Addr(*addr),
+            | Subject::Service { addr, .. }
+            | Subject::Host { addr, .. }
+            | Subject::HostPeer { addr, .. }
+            | Subject::HostPeerPort { addr, .. } => Target::Addr(*addr),
             Subject::Interface { id } => Target::Interface(id),
         }
     }
@@ -90,21 +146,49 @@ fn protocol_name(p: Option<u8>) -> String {
 
 impl fmt::Display for Subject {
     /// The stable text of a subject: `198.51.100.7`,
-    /// `10.0.1.20:22/tcp`, `[2001:db8::5]:3389/tcp`, `eni-0a1b2c3d`.
+    /// `10.0.1.20:22/tcp`, `[2001:db8::5]:3389/tcp`, `eni-0a1b2c3d`, and
+    /// for our hosts `123456789012/10.0.1.5`,
+    /// `123456789012/10.0.1.5 -> 198.18.0.9`,
+    /// `123456789012/10.0.1.5 -> 198.18.0.9:4444/tcp`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Subject::Source { addr } | Subject::Address { addr } => write!(f, "{addr}"),
             Subject::Service {
-                addr: IpAddr::V4(a),
+                addr,
                 port,
                 protocol,
-            } => write!(f, "{a}:{port}/{}", protocol_name(*protocol)),
-            Subject::Service {
-                addr: IpAddr::V6(a),
-                port,
-                protocol,
-            } => write!(f, "[{a}]:{port}/{}", protocol_name(*protocol)),
+            } => write!(f, "{}", ServiceText(*addr, *port, *protocol)),
             Subject::Interface { id } => f.write_str(id),
+            Subject::Host { account, addr } => write!(f, "{account}/{addr}"),
+            Subject::HostPeer {
+                account,
+                addr,
+                peer,
+            } => write!(f, "{account}/{addr} -> {peer}"),
+            Subject::HostPeerPort {
+                account,
+                addr,
+                peer,
+                port,
+                protocol,
+            } => write!(
+                f,
+                "{account}/{addr} -> {}",
+                ServiceText(*peer, *port, *protocol)
+            ),
+        }
+    }
+}
+
+/// `10.0.1.20:22/tcp` or `[2001:db8::5]:3389/tcp`.
+pub(crate) struct ServiceText(pub IpAddr, pub u16, pub Option<u8>);
+
+impl fmt::Display for ServiceText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ServiceText(addr, port, protocol) = self;
+        match addr {
+            IpAddr::V4(a) => write!(f, "{a}:{port}/{}", protocol_name(*protocol)),
+            IpAddr::V6(a) => write!(f, "[{a}]:{port}/{}", protocol_name(*protocol)),
         }
     }
 }
@@ -230,6 +314,47 @@ pub struct Evidence {
     /// Bytes of those flows.
     #[serde(default)]
     pub bytes_to_subject: u64,
+    /// Of those, the flows our host opened (not replies): a threat-list
+    /// match where our host made the connection.
+    #[serde(default)]
+    pub opened_to_subject: u64,
+    /// Instance ids of the interfaces (capped), from the records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instance_ids: Vec<String>,
+    /// VPC ids of the interfaces (capped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vpc_ids: Vec<String>,
+    /// Subnet ids of the interfaces (capped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnet_ids: Vec<String>,
+    /// Five-minute slots of event time with activity (`beaconing`),
+    /// ascending, the latest [`MAX_SLOTS`] kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slots: Vec<u32>,
+    /// Hosts of the account seen contacting the peer (`beaconing`), as
+    /// hash items, at most [`MAX_PEER_HOSTS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peer_hosts: Vec<u32>,
+}
+
+/// Slots of activity kept per subject: a day of five-minute slots.
+pub const MAX_SLOTS: usize = 288;
+/// Hosts contacting a peer kept per subject: enough to tell "a few" from
+/// "a service every host uses".
+pub const MAX_PEER_HOSTS: usize = 16;
+
+/// Adds the sorted `more` to the sorted set `into`, keeping the largest
+/// `cap` values (the latest slots), whatever the order they came in.
+pub(crate) fn union_sorted(into: &mut Vec<u32>, more: &[u32], cap: usize) {
+    if more.is_empty() {
+        return;
+    }
+    into.extend_from_slice(more);
+    into.sort_unstable();
+    into.dedup();
+    if into.len() > cap {
+        into.drain(..into.len() - cap);
+    }
 }
 
 impl Evidence {
@@ -268,6 +393,28 @@ impl Evidence {
         self.targets.sort_by_key(|t| std::cmp::Reverse(t.breadth()));
         self.flows_to_subject = self.flows_to_subject.saturating_add(other.flows_to_subject);
         self.bytes_to_subject = self.bytes_to_subject.saturating_add(other.bytes_to_subject);
+        self.opened_to_subject = self
+            .opened_to_subject
+            .saturating_add(other.opened_to_subject);
+        extend_capped(
+            &mut self.instance_ids,
+            &other.instance_ids,
+            MAX_LISTED_INTERFACES,
+        );
+        extend_capped(&mut self.vpc_ids, &other.vpc_ids, MAX_LISTED_INTERFACES);
+        extend_capped(
+            &mut self.subnet_ids,
+            &other.subnet_ids,
+            MAX_LISTED_INTERFACES,
+        );
+        union_sorted(&mut self.slots, &other.slots, MAX_SLOTS);
+        union_sorted(&mut self.peer_hosts, &other.peer_hosts, MAX_PEER_HOSTS);
+    }
+
+    /// The most slots with activity within any hour (12 consecutive
+    /// five-minute slots) of [`Evidence::slots`].
+    pub fn busiest_hour(&self) -> u64 {
+        busiest_hour(&self.slots)
     }
 
     /// The evidence of one actor: `src` is its only source.
@@ -300,6 +447,20 @@ impl Evidence {
             })
             .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
     }
+}
+
+/// The most of `slots` (ascending) within any 12 consecutive slots.
+pub fn busiest_hour(slots: &[u32]) -> u64 {
+    let span = crate::catalogue::BEACON_SLOTS;
+    let mut best = 0;
+    let mut from = 0;
+    for (i, s) in slots.iter().enumerate() {
+        while slots[from] + span <= *s {
+            from += 1;
+        }
+        best = best.max(i + 1 - from);
+    }
+    best as u64
 }
 
 /// Merges `t` into the same target of `targets`, or adds it while there

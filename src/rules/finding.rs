@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::evidence::{Candidate, Evidence, Subject};
 use super::title::title;
 use super::{remote_service_technique, FindingContext};
-use crate::catalogue::{Measure, RuleId, Thresholds};
+use crate::catalogue::{Direction, Measure, RuleId, Thresholds};
 use crate::config::Config;
 use crate::hash::fnv1a64;
 use crate::intel::Suppressions;
@@ -25,6 +25,9 @@ pub struct Finding {
     pub rule: RuleId,
     /// Severity.
     pub severity: Severity,
+    /// `inbound` (the internet, or a gap in what we see, acting on our
+    /// hosts) or `outbound` (one of our hosts is the actor).
+    pub direction: Direction,
     /// One human sentence.
     pub title: String,
     /// The subject as text: the source address, the exposed service
@@ -36,6 +39,13 @@ pub struct Finding {
     pub region: String,
     /// Interfaces that saw the flows (capped).
     pub interface_ids: Vec<String>,
+    /// Instances of those interfaces, from the records' `instance-id`
+    /// (capped; empty when the format has no such field).
+    pub instance_ids: Vec<String>,
+    /// VPCs of those interfaces (capped).
+    pub vpc_ids: Vec<String>,
+    /// Subnets of those interfaces (capped).
+    pub subnet_ids: Vec<String>,
     /// The actor: the source address for attacker rules, the listed
     /// address for threat-list matches; none for an exposed service seen
     /// from many sources, or an interface.
@@ -90,7 +100,11 @@ pub struct Finding {
 
 /// The `finding_id` of a subject: `fg-` and 16 hex digits of a stable hash
 /// of account, region, rule and subject.
+///
+/// A subject that names its own account (one of our hosts) is hashed with
+/// that account, so the host keeps its id whichever object names it.
 pub fn finding_id(account: &str, region: &str, rule: RuleId, subject: &Subject) -> String {
+    let account = subject.account().unwrap_or(account);
     let input = format!("{account}|{region}|{}|{subject}", rule.as_str());
     format!("fg-{:016x}", fnv1a64(input.as_bytes()))
 }
@@ -108,11 +122,15 @@ impl Finding {
             finding_id: finding_id(&ctx.account, &ctx.region, rule, subject),
             rule,
             severity: candidate.severity,
+            direction: direction(rule, evidence),
             title: title(candidate, evidence),
             subject: subject.to_string(),
-            account: ctx.account.clone(),
+            account: subject.account().unwrap_or(&ctx.account).to_string(),
             region: ctx.region.clone(),
             interface_ids: evidence.interfaces.clone(),
+            instance_ids: evidence.instance_ids.clone(),
+            vpc_ids: evidence.vpc_ids.clone(),
+            subnet_ids: evidence.subnet_ids.clone(),
             src_addr: subject.actor().map(|a| a.to_string()),
             src_addrs: evidence
                 .src_addrs
@@ -191,7 +209,50 @@ impl Thresholds {
                         .widest_sweep()
                         .is_some_and(|(_, n)| n >= self[sweep])
             }
+            Measure::Flood {
+                packets,
+                max_bytes_per_packet,
+            } => {
+                evidence.packets >= self[packets]
+                    && u128::from(evidence.bytes)
+                        <= u128::from(evidence.packets) * u128::from(self[max_bytes_per_packet])
+            }
+            Measure::Beacon { slots, max_hosts } => {
+                evidence.busiest_hour() >= self[slots]
+                    && evidence.peer_hosts.len() as u64 <= self[max_hosts]
+            }
         }
+    }
+
+    /// How far `evidence` has come towards these thresholds, in parts per
+    /// million of the rule's threshold (more is nearer; a rule without a
+    /// threshold is at 0). The state store takes the nearest first.
+    pub fn progress(&self, rule: RuleId, evidence: &Evidence) -> u64 {
+        let ratio = |n: u64, t: u64| {
+            (u128::from(n) * 1_000_000 / u128::from(t.max(1))).min(u128::from(u64::MAX)) as u64
+        };
+        match rule.spec().measure {
+            Measure::Any | Measure::Accepted => 0,
+            Measure::Count(k) => ratio(evidence.count, self[k]),
+            Measure::Scan { vertical, sweep } => {
+                let v = evidence.widest_vertical().map_or(0, |(_, n)| n);
+                let s = evidence.widest_sweep().map_or(0, |(_, n)| n);
+                ratio(v, self[vertical]).max(ratio(s, self[sweep]))
+            }
+            Measure::Flood { packets, .. } => ratio(evidence.packets, self[packets]),
+            Measure::Beacon { slots, .. } => ratio(evidence.busiest_hour(), self[slots]),
+        }
+    }
+}
+
+/// The direction of a finding: its rule's, and for a rule that looks both
+/// ways (a threat-list match), outbound when our host opened a connection
+/// to the listed address.
+fn direction(rule: RuleId, e: &Evidence) -> Direction {
+    match rule.spec().direction {
+        Direction::Either if e.opened_to_subject > 0 => Direction::Outbound,
+        Direction::Either => Direction::Inbound,
+        d => d,
     }
 }
 

@@ -1,5 +1,4 @@
-//! The per-key accumulator behind every finding, and the interface-id
-//! table it refers to.
+//! The per-key accumulator behind every finding.
 //!
 //! Rules keep one [`Hits`] per source (or source and destination), so its
 //! size decides the memory of an object with many sources: the counters
@@ -9,95 +8,11 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
-
 use super::evidence::{Evidence, MAX_LISTED_ADDRS, MAX_LISTED_INTERFACES, MAX_LISTED_PORTS};
+use super::interfaces::Resources;
 use super::{Flow, NO_INTERFACE};
 use crate::hash::addr_hash;
 use crate::sketch::{item_of_hash, DistinctCount};
-
-/// Distinct interface ids remembered per object (AWS objects carry one
-/// account's interfaces: hundreds, rarely thousands).
-pub const MAX_INTERFACES: usize = 65_536;
-
-/// Interned interface ids of one object.
-#[derive(Debug, Default)]
-pub struct InterfaceTable {
-    ids: FxHashMap<Box<[u8]>, u32>,
-    names: Vec<Box<str>>,
-    /// The slot of the previous lookup: records of one interface often
-    /// come in runs.
-    last: Option<u32>,
-}
-
-impl InterfaceTable {
-    /// The slot of an interface id, given as the line's bytes
-    /// ([`NO_INTERFACE`] when the table is full or the id is not UTF-8).
-    #[inline]
-    pub fn intern(&mut self, id: &[u8]) -> u32 {
-        if let Some(slot) = self.last {
-            if self
-                .names
-                .get(slot as usize)
-                .is_some_and(|n| same_bytes(n.as_bytes(), id))
-            {
-                return slot;
-            }
-        }
-        let slot = match self.ids.get(id) {
-            Some(s) => *s,
-            None if self.names.len() < MAX_INTERFACES => {
-                let Ok(name) = std::str::from_utf8(id) else {
-                    return NO_INTERFACE;
-                };
-                let s = self.names.len() as u32;
-                self.names.push(name.into());
-                self.ids.insert(id.into(), s);
-                s
-            }
-            None => return NO_INTERFACE,
-        };
-        self.last = Some(slot);
-        slot
-    }
-
-    /// All names, by slot.
-    pub fn into_names(self) -> Vec<String> {
-        self.names.into_iter().map(String::from).collect()
-    }
-
-    /// Entries held.
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-
-    /// Whether no interface was seen.
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-}
-
-/// `a == b` for short ids without a call into `memcmp`: eight bytes at a
-/// time.
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut ca = a.chunks_exact(8);
-    let mut cb = b.chunks_exact(8);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        if u64::from_ne_bytes(x.try_into().unwrap_or_default())
-            != u64::from_ne_bytes(y.try_into().unwrap_or_default())
-        {
-            return false;
-        }
-    }
-    ca.remainder()
-        .iter()
-        .zip(cb.remainder())
-        .all(|(x, y)| x == y)
-}
 
 /// What a key holds beyond its first destination, port and interface.
 #[derive(Debug, Clone, Default)]
@@ -430,21 +345,11 @@ impl Hits {
     /// The evidence of these flows; `interfaces` names the interned
     /// interface slots. Distinct counts are exact for keys that counted
     /// them ([`Hits::add_counting`]) and the samples' sizes otherwise.
-    pub fn evidence(&self, interfaces: &[String]) -> Evidence {
+    pub fn evidence(&self, resources: &Resources) -> Evidence {
         let dsts = self.dst_addrs();
         let ports = self.dst_ports();
-        let counted = self.extra.as_deref().filter(|e| !e.distinct.is_empty());
-        let (distinct_dst, distinct_ports) = match counted {
-            Some(e) => e.distinct.split(),
-            None => {
-                let mut d = DistinctCount::default();
-                let mut p = DistinctCount::default();
-                dsts.iter().for_each(|a| d.add(item_of_hash(addr_hash(*a))));
-                ports.iter().for_each(|x| p.add(u32::from(*x)));
-                (d, p)
-            }
-        };
-        Evidence {
+        let (distinct_dst, distinct_ports) = self.distinct_with(&dsts, &ports);
+        let mut e = Evidence {
             flows: self.flows(),
             packets: self.packets,
             bytes: self.bytes,
@@ -455,20 +360,32 @@ impl Hits {
             last: self.last(),
             protocol: self.protocol,
             mixed_protocols: self.flags & MIXED_PROTOCOLS != 0,
-            interfaces: self
-                .interfaces()
-                .iter()
-                .filter_map(|i| interfaces.get(*i as usize).cloned())
-                .collect(),
-            src_addrs: Vec::new(),
             dst_addrs: dsts,
             dst_ports: ports,
-            distinct_src: DistinctCount::default(),
             distinct_dst,
             distinct_ports,
-            targets: Vec::new(),
-            flows_to_subject: 0,
-            bytes_to_subject: 0,
+            ..Evidence::default()
+        };
+        resources.describe(&self.interfaces(), &mut e);
+        e
+    }
+
+    /// The distinct destinations and ports: counted, for a key that counts
+    /// them ([`Hits::add_counting`]), else those of the samples.
+    pub fn distinct(&self) -> (DistinctCount, DistinctCount) {
+        self.distinct_with(&self.dst_addrs(), &self.dst_ports())
+    }
+
+    fn distinct_with(&self, dsts: &[IpAddr], ports: &[u16]) -> (DistinctCount, DistinctCount) {
+        match self.extra.as_deref().filter(|e| !e.distinct.is_empty()) {
+            Some(e) => e.distinct.split(),
+            None => {
+                let mut d = DistinctCount::default();
+                let mut p = DistinctCount::default();
+                dsts.iter().for_each(|a| d.add(item_of_hash(addr_hash(*a))));
+                ports.iter().for_each(|x| p.add(u32::from(*x)));
+                (d, p)
+            }
         }
     }
 
@@ -516,26 +433,6 @@ impl Hits {
 #[cfg(test)]
 mod size_tests {
     use super::*;
-
-    #[test]
-    fn interfaces_intern_by_bytes() {
-        let mut t = InterfaceTable::default();
-        let a = t.intern(b"eni-0a1b2c3d4e5f60718");
-        assert_eq!(t.intern(b"eni-0a1b2c3d4e5f60718"), a, "run of one id");
-        let b = t.intern(b"eni-0a1b2c3d4e5f60719");
-        let c = t.intern(b"eni-1234");
-        assert_eq!(t.intern(b"eni-0a1b2c3d4e5f60718"), a, "found in the map");
-        assert_ne!(a, b);
-        assert_ne!(b, c);
-        assert_eq!(t.intern(b"eni-\xff"), NO_INTERFACE, "not UTF-8");
-        assert!(same_bytes(b"", b""));
-        assert!(!same_bytes(b"eni-1234", b"eni-1235"));
-        assert!(!same_bytes(b"eni-12345678x", b"eni-12345678y"));
-        assert_eq!(
-            t.into_names(),
-            ["eni-0a1b2c3d4e5f60718", "eni-0a1b2c3d4e5f60719", "eni-1234"]
-        );
-    }
 
     #[test]
     fn hits_stay_small() {

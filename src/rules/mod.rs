@@ -12,21 +12,25 @@ use crate::flowlog::FlowRecord;
 use crate::source::SourceRef;
 
 pub use crate::catalogue::{RuleId, Thresholds};
-pub use crate::flow::{Flow, NO_INTERFACE};
+pub use crate::flow::{Flow, RecordTags, NO_ACCOUNT, NO_INTERFACE};
 pub use crate::severity::Severity;
 
 pub mod evidence;
 pub mod finding;
 mod hits;
 pub mod inbound;
+mod interfaces;
+pub mod outbound;
+pub mod scan;
 mod skipped;
 mod threat;
 mod title;
 
 pub use evidence::{Candidate, Evidence, ScanTarget, Subject};
 pub use finding::{finding_id, CandidateSink, Finding};
-pub use hits::{Hits, InterfaceTable};
+pub use hits::Hits;
 pub use inbound::{AdminPortBruteForce, Exposure, PortScan, RejectedTraffic};
+pub use interfaces::{AccountTable, InterfaceMeta, InterfaceTable, Resources};
 pub use skipped::SkippedRecords;
 pub use threat::ThreatIntelMatch;
 pub use title::human_bytes;
@@ -40,8 +44,16 @@ pub struct FindingContext {
     pub region: String,
     /// The object.
     pub source: SourceRef,
-    /// Interface ids by interned slot.
-    pub interfaces: Vec<String>,
+    /// The object's interfaces (with their instances, VPCs and subnets)
+    /// and record accounts, by interned slot.
+    pub interfaces: Resources,
+}
+
+impl FindingContext {
+    /// The account of a record's account slot: its own, or the object's.
+    pub fn account_of(&self, slot: u32) -> &str {
+        self.interfaces.account(slot).unwrap_or(&self.account)
+    }
 }
 
 /// One detection rule.
@@ -71,10 +83,22 @@ pub trait Rule {
     }
     /// Entries held in the rule's bounded state (for memory-bound tests).
     fn entries(&self) -> usize;
+    /// Rows of a summary table the rule's state holds (the `rejected`
+    /// table is `rejected-traffic`'s per-source counts): none by default.
+    fn table_rows(&self, _config: &Config) -> Option<RuleRows> {
+        None
+    }
 }
 
-/// All rules, in the order of SPEC §2. `threat-intel-match` only when a
-/// threat list is loaded: without one, no record is looked up.
+/// Summary rows a rule contributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleRows {
+    /// The `rejected` table.
+    Rejected(Vec<crate::summary::RejectedRow>),
+}
+
+/// All rules, in the order of SPEC sections 2 and 9. `threat-intel-match`
+/// only when a threat list is loaded: without one, no record is looked up.
 pub fn all_rules(config: &Config) -> Vec<Box<dyn Rule + Send>> {
     let mut rules: Vec<Box<dyn Rule + Send>> = vec![
         Box::new(Exposure::new(RuleId::AdminPortExposed)),
@@ -87,6 +111,14 @@ pub fn all_rules(config: &Config) -> Vec<Box<dyn Rule + Send>> {
     if !config.intel.threats.is_empty() {
         rules.push(Box::new(ThreatIntelMatch::new(config.intel.clone())));
     }
+    rules.extend([
+        Box::new(outbound::InstancePortScan::default()) as Box<dyn Rule + Send>,
+        Box::new(outbound::InstanceBruteForce::default()),
+        Box::new(outbound::Volume::new(RuleId::InstanceDos)),
+        Box::new(outbound::Beaconing::default()),
+        Box::new(outbound::Volume::new(RuleId::LargeUpload)),
+        Box::new(outbound::SuspiciousEgressPort::default()),
+    ]);
     rules
 }
 
@@ -216,6 +248,36 @@ impl PerSource {
     /// Sources tracked.
     pub(crate) fn entries(&self) -> usize {
         self.sources.len()
+    }
+
+    /// The `top` sources by flows (most first, then by address), as
+    /// `rejected` rows: every flow this state counts is a rejected one.
+    pub(crate) fn top_rows(&self, top: usize) -> Vec<crate::summary::RejectedRow> {
+        let mut all: Vec<(&std::net::IpAddr, &Hits)> = self.sources.iter().collect();
+        let order = |a: &(&std::net::IpAddr, &Hits), b: &(&std::net::IpAddr, &Hits)| {
+            b.1.flows().cmp(&a.1.flows()).then(a.0.cmp(b.0))
+        };
+        if all.len() > top && top > 0 {
+            all.select_nth_unstable_by(top - 1, order);
+        }
+        all.truncate(top);
+        all.sort_unstable_by(order);
+        all.into_iter()
+            .enumerate()
+            .map(|(i, (addr, h))| {
+                let (dsts, ports) = h.distinct();
+                crate::summary::RejectedRow {
+                    rank: i as u32 + 1,
+                    address: addr.to_string(),
+                    flows: h.flows(),
+                    packets: h.packets,
+                    distinct_ports: ports.count(),
+                    distinct_destinations: dsts.count(),
+                    first_start: h.first(),
+                    last_end: h.last(),
+                }
+            })
+            .collect()
     }
 }
 

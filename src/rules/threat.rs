@@ -79,6 +79,9 @@ impl ThreatIntelMatch {
         if to_listed {
             e.flows_to_subject = e.flows_to_subject.saturating_add(1);
             e.bytes_to_subject = e.bytes_to_subject.saturating_add(bytes);
+            if flow.outbound && flow.opened_by_source() {
+                e.opened_to_subject = e.opened_to_subject.saturating_add(1);
+            }
         }
         let (start, end) = crate::time::flow_span(r.start, r.end);
         e.first = match (e.first, start) {
@@ -145,11 +148,7 @@ impl Rule for ThreatIntelMatch {
             }
             let listing = self.intel.threats.listing(s.entry);
             let mut evidence = s.evidence.clone().from_source(*addr);
-            evidence.interfaces = s
-                .interfaces
-                .iter()
-                .filter_map(|i| ctx.interfaces.get(*i as usize).cloned())
-                .collect();
+            ctx.interfaces.describe(&s.interfaces, &mut evidence);
             out.push(Candidate {
                 rule: self.id(),
                 subject: Subject::Address { addr: *addr },

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use super::evidence::{Candidate, Evidence, Subject};
+use super::evidence::{Candidate, Evidence, ServiceText, Subject};
 use super::{plural, port_label, ports_label};
 use crate::catalogue::render;
 
@@ -39,8 +39,46 @@ fn value(name: &str, c: &Candidate, e: &Evidence) -> Option<String> {
         "scan" => scan_text(e),
         "intel" => intel_text(subject, e),
         "label" => c.label.clone().unwrap_or_else(|| "threat list".into()),
+        // One of our hosts as the actor, and its internet peer.
+        "our_host" => match (subject.actor(), e.instance_ids.as_slice()) {
+            (Some(a), [instance]) => format!("{a} ({instance})"),
+            (Some(a), _) => a.to_string(),
+            (None, _) => subject.to_string(),
+        },
+        "peer" => subject.peer()?.to_string(),
+        "peer_port" => match subject {
+            Subject::HostPeerPort {
+                peer,
+                port,
+                protocol,
+                ..
+            } => ServiceText(*peer, *port, *protocol).to_string(),
+            _ => subject.peer()?.to_string(),
+        },
+        "packets" => e.packets.to_string(),
+        "bytes_per_packet" => (e.bytes / e.packets.max(1)).to_string(),
+        "sent" => human_bytes(e.bytes),
+        "slots" => e.busiest_hour().to_string(),
+        "port_use" => match subject {
+            Subject::HostPeerPort { port, .. } => port_use(*port).to_string(),
+            _ => "a suspicious port".to_string(),
+        },
         _ => return None,
     })
+}
+
+/// What a suspicious egress port is known for.
+pub fn port_use(port: u16) -> &'static str {
+    match port {
+        3333 => "Stratum, the mining-pool protocol",
+        4444 => "Metasploit's default handler and mining pools",
+        5555 | 7777 => "mining pools",
+        6666 | 6667 => "IRC, a botnet control channel",
+        9001 => "a Tor relay",
+        9030 => "a Tor directory",
+        14444 | 45700 => "Monero mining pools",
+        _ => "a port on the suspicious_egress_ports list",
+    }
 }
 
 /// `probed 30 ports on 10.0.0.7 and swept port 445 across 40 hosts`.
@@ -61,6 +99,26 @@ fn intel_text(subject: &Subject, e: &Evidence) -> String {
     let sent = e.bytes_to_subject;
     let received = e.bytes.saturating_sub(sent);
     let from_listed = e.flows.saturating_sub(e.flows_to_subject);
+    if e.opened_to_subject > 0 {
+        let n = e.opened_to_subject;
+        let ours = match e.dst_addrs.as_slice() {
+            [one] if e.distinct_dst.count() <= 1 => format!("Our host {one}"),
+            _ => format!("{} of our hosts ({})", e.distinct_dst.count(), {
+                let shown: Vec<String> =
+                    e.dst_addrs.iter().take(3).map(|a| a.to_string()).collect();
+                shown.join(", ")
+            }),
+        };
+        let mut t = format!(
+            "{ours} opened {n} connection{} to {subject} and sent {}",
+            plural(n),
+            human_bytes(sent)
+        );
+        if from_listed > 0 {
+            t.push_str(&format!(", receiving {}", human_bytes(received)));
+        }
+        return t;
+    }
     match (e.flows_to_subject > 0, from_listed > 0) {
         (true, false) => format!("{hosts} sent {} to {subject}", human_bytes(sent)),
         (false, _) => format!("{subject} sent {} to {hosts}", human_bytes(received)),
@@ -123,13 +181,23 @@ mod tests {
     #[test]
     fn every_template_is_filled() {
         for spec in &CATALOGUE {
-            let c = Candidate {
-                rule: spec.id,
-                subject: Subject::Service {
+            let subject = match spec.direction {
+                crate::catalogue::Direction::Outbound => Subject::HostPeerPort {
+                    account: "123456789012".into(),
+                    addr: "10.0.0.5".parse().unwrap(),
+                    peer: "198.18.0.9".parse().unwrap(),
+                    port: 4444,
+                    protocol: Some(6),
+                },
+                _ => Subject::Service {
                     addr: "10.0.0.5".parse().unwrap(),
                     port: 22,
                     protocol: Some(6),
                 },
+            };
+            let c = Candidate {
+                rule: spec.id,
+                subject,
                 severity: Severity::High,
                 evidence: Evidence::default(),
                 label: Some("c2 (intel.csv)".into()),

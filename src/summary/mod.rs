@@ -15,7 +15,7 @@ use serde::Serialize;
 pub use addrmap::{Prefetch, HAS_PREFETCH};
 pub use distinct::Distinct;
 pub use partition::{delivery_time, safe_component, stem_of_key, KeyFacts, PartitionKey};
-pub use tables::{AdminRow, PortsRow, ServicesRow, TableBuilder, Tables, TalkersRow};
+pub use tables::{AdminRow, PortsRow, RejectedRow, ServicesRow, TableBuilder, Tables, TalkersRow};
 
 /// The summary tables of SPEC section 3 (plus `services`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,6 +29,8 @@ pub enum Table {
     /// Traffic to each service (address and well-known, admin or
     /// sensitive port).
     Services,
+    /// The top sources by REJECTed flows.
+    Rejected,
     /// One row per finding.
     Findings,
     /// One row per object.
@@ -38,11 +40,12 @@ pub enum Table {
 impl Table {
     /// Every table, in the order they are written (`files` last, so a
     /// complete `files` row means the other tables of the object are there).
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::Ports,
         Table::Talkers,
         Table::Admin,
         Table::Services,
+        Table::Rejected,
         Table::Findings,
         Table::Files,
     ];
@@ -55,6 +58,7 @@ impl Table {
             Table::Talkers => "talkers",
             Table::Admin => "admin",
             Table::Services => "services",
+            Table::Rejected => "rejected",
             Table::Findings => "findings",
             Table::Files => "files",
         }

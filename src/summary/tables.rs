@@ -202,6 +202,27 @@ pub struct ServicesRow {
     pub bytes: u64,
 }
 
+/// A row of `rejected`: one source among the top N by REJECTed flows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectedRow {
+    /// 1 for the source with the most rejected flows.
+    pub rank: u32,
+    /// The source address.
+    pub address: String,
+    /// Rejected flows.
+    pub flows: u64,
+    /// Their packets.
+    pub packets: u64,
+    /// Distinct destination ports tried.
+    pub distinct_ports: u64,
+    /// Distinct destinations tried.
+    pub distinct_destinations: u64,
+    /// Earliest start.
+    pub first_start: Option<u64>,
+    /// Latest end.
+    pub last_end: Option<u64>,
+}
+
 /// The rows of the aggregate tables of one object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tables {
@@ -213,6 +234,9 @@ pub struct Tables {
     pub admin: Vec<AdminRow>,
     /// `services` rows, by destination and port.
     pub services: Vec<ServicesRow>,
+    /// `rejected` rows, by rank (from `rejected-traffic`'s per-source
+    /// state, which counts every REJECTed flow of every source).
+    pub rejected: Vec<RejectedRow>,
 }
 
 /// Accumulates the aggregate tables of one object.
@@ -419,6 +443,7 @@ impl TableBuilder {
             talkers,
             admin,
             services,
+            rejected: Vec::new(),
         }
     }
 

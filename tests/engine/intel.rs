@@ -60,7 +60,7 @@ fn matches_in_both_directions_name_the_listed_address_and_our_hosts() {
         (
             "outbound",
             vec![out.clone()],
-            "10.0.0.15 sent 4 KB to 198.51.100.250 (c2 beacon host, intel.csv)",
+            "Our host 10.0.0.15 opened 1 connection to 198.51.100.250 and sent 4 KB (c2 beacon host, intel.csv)",
             1,
         ),
         (
@@ -72,7 +72,7 @@ fn matches_in_both_directions_name_the_listed_address_and_our_hosts() {
         (
             "both",
             vec![out, back],
-            "10.0.0.15 sent 4 KB to and received 12 KB from 198.51.100.250 (c2 beacon host, intel.csv)",
+            "Our host 10.0.0.15 opened 1 connection to 198.51.100.250 and sent 4 KB, receiving 12 KB (c2 beacon host, intel.csv)",
             2,
         ),
     ];
@@ -82,6 +82,16 @@ fn matches_in_both_directions_name_the_listed_address_and_our_hosts() {
         assert_eq!(found.len(), 1, "{name}: {:#?}", report.findings);
         let f = found[0];
         assert_eq!(f.title, title, "{name}");
+        let direction = if name == "inbound" {
+            "inbound"
+        } else {
+            "outbound"
+        };
+        assert_eq!(
+            serde_json::to_value(f.direction).unwrap(),
+            direction,
+            "{name}: our host opened the connection, or the listed address did"
+        );
         assert_eq!(f.subject, C2, "{name}");
         assert_eq!(
             f.src_addr.as_deref(),
@@ -148,7 +158,7 @@ fn ipv6_addresses_match() {
     assert_eq!(found[0].subject, "2001:db8:bad::5");
     assert_eq!(
         found[0].title,
-        "fd00::10 sent 2.5 KB to 2001:db8:bad::5 (v6 c2, intel.csv)"
+        "Our host fd00::10 opened 1 connection to 2001:db8:bad::5 and sent 2.5 KB (v6 c2, intel.csv)"
     );
     // A plain list, one address, no label: the list's name alone.
     let plain = config(&[("tor-exits.txt", "# tor\n2001:db8::7\n")], &[]);
@@ -177,12 +187,12 @@ fn rejected_flows_are_quiet_alone_and_counted_with_an_accepted_one() {
 
 #[test]
 fn without_a_list_no_rule_looks_anything_up() {
-    assert_eq!(all_rules(&Config::default()).len(), 6);
+    assert_eq!(all_rules(&Config::default()).len(), 12);
     let c = config(&[("intel.csv", INTEL)], &[]);
-    assert_eq!(all_rules(&c).len(), 7);
+    assert_eq!(all_rules(&c).len(), 13);
     // Suppressions alone add no rule.
     let s = config(&[], &[("ex.csv", "rule,cidr,reason\n*,10.0.0.5,bastion\n")]);
-    assert_eq!(all_rules(&s).len(), 6);
+    assert_eq!(all_rules(&s).len(), 12);
     let report = run(&[rec(HOST, C2, 443)], &Config::default());
     assert!(report.findings.is_empty());
 }
@@ -384,7 +394,7 @@ fn the_cli_reads_lists_and_never_notifies_a_suppressed_finding() {
     );
     assert_eq!(
         printed[0]["title"],
-        "10.0.0.15 sent 44 bytes to 198.51.100.250 (c2 beacon host, intel.csv)"
+        "Our host 10.0.0.15 opened 1 connection to 198.51.100.250 and sent 44 bytes (c2 beacon host, intel.csv)"
     );
     let mut rows = Vec::new();
     for e in walk(&out_dir.join("flowguard/findings")) {

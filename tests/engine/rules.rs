@@ -305,35 +305,44 @@ fn server_replies_never_count_as_a_scan() {
     assert_eq!(rules_fired(&r), vec![]);
     assert_eq!(r.files.counts.ok, 130);
 
-    // The same probes from an ephemeral port are a scan and a sweep.
-    let mut recs = many(60, |i| {
-        rec("10.0.1.10", "198.51.100.50", 40000 + i as u16)
-            .sp(2000)
-            .reject()
-    });
-    recs.extend(many(30, |i| {
-        rec("10.0.1.10", &format!("198.51.100.{}", 100 + i), 50000)
-            .sp(2000)
-            .reject()
-    }));
-    let r = analyze(&v2_text(&recs));
-    let f = only(&r, "port-scan");
-    assert_eq!(f.src_addr.as_deref(), Some("10.0.1.10"));
-    assert_eq!(f.flows, 90);
-    // Everything the scan tried: 60 ports of one host and one port (50000)
-    // of 30 others.
-    assert_eq!(f.distinct_dst_ports, 61);
-    assert_eq!(f.distinct_dst_addrs, 31);
-    assert!(
-        f.title.contains("probed 60 ports on 198.51.100.50"),
-        "{}",
-        f.title
-    );
-    assert!(
-        f.title.contains("swept port 50000 across 30 hosts"),
-        "{}",
-        f.title
-    );
+    // The same probes from an ephemeral port are a scan and a sweep: by an
+    // internet host, `port-scan`; by one of our hosts, `instance-port-scan`
+    // (never both: one finding per real problem).
+    for (scanner, target, rule) in [
+        ("203.0.113.9", "10.0.4", "port-scan"),
+        ("10.0.1.10", "198.51.100", "instance-port-scan"),
+    ] {
+        let mut recs = many(60, |i| {
+            rec(scanner, &format!("{target}.50"), 40000 + i as u16)
+                .sp(2000)
+                .reject()
+        });
+        recs.extend(many(30, |i| {
+            rec(scanner, &format!("{target}.{}", 100 + i), 50000)
+                .sp(2000)
+                .reject()
+        }));
+        let r = analyze(&v2_text(&recs));
+        let f = only(&r, rule);
+        let fired: Vec<String> = rules_fired(&r).into_iter().map(|(r, _)| r).collect();
+        assert_eq!(fired, [rule], "{rule}");
+        assert_eq!(f.src_addr.as_deref(), Some(scanner));
+        assert_eq!(f.flows, 90);
+        // Everything the scan tried: 60 ports of one host and one port
+        // (50000) of 30 others.
+        assert_eq!(f.distinct_dst_ports, 61);
+        assert_eq!(f.distinct_dst_addrs, 31);
+        assert!(
+            f.title.contains(&format!("probed 60 ports on {target}.50")),
+            "{}",
+            f.title
+        );
+        assert!(
+            f.title.contains("swept port 50000 across 30 hosts"),
+            "{}",
+            f.title
+        );
+    }
 }
 
 /// `nmap -g 53`: the attacker picks the source port. A flow from a port

@@ -50,7 +50,7 @@ fn golden_tables() {
     let tables: Vec<&str> = objects.iter().map(|o| o.table.name()).collect();
     assert_eq!(
         tables,
-        ["ports", "talkers", "admin", "services", "findings", "files"],
+        ["ports", "talkers", "admin", "services", "rejected", "findings", "files"],
         "files last"
     );
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
@@ -147,7 +147,7 @@ fn keys_follow_the_athena_layout() {
         .into_iter()
         .map(|o| o.key)
         .collect();
-    let want: Vec<String> = ["ports", "talkers", "admin", "services", "findings", "files"]
+    let want: Vec<String> = ["ports", "talkers", "admin", "services", "rejected", "findings", "files"]
         .iter()
         .map(|t| format!("custom/prefix/{t}/account=123456789012/region=unknown/dt=2025-06-26/hour=18/test.json.gz"))
         .collect();

@@ -3,7 +3,7 @@
 use crate::catalogue::ThresholdKey;
 use crate::config::Config;
 use crate::rules::{
-    CandidateSink, FindingContext, Flow, Hits, PerSource, Rule, RuleId, Thresholds,
+    CandidateSink, FindingContext, Flow, Hits, PerSource, Rule, RuleId, RuleRows, Thresholds,
 };
 
 /// Counts REJECTed flows per source. Replies are counted too: a rejected
@@ -50,5 +50,11 @@ impl Rule for RejectedTraffic {
 
     fn entries(&self) -> usize {
         self.sources.entries()
+    }
+
+    fn table_rows(&self, config: &Config) -> Option<RuleRows> {
+        Some(RuleRows::Rejected(
+            self.sources.top_rows(config.detect.top_rejected),
+        ))
     }
 }
