@@ -93,24 +93,33 @@ impl InterfaceTable {
         };
         m.tries = m.tries.saturating_add(1);
         let mut refused = 0;
-        for (value, field, valid) in [
+        let refused_before = m.refused;
+        let mut refused_now = 0u8;
+        for (bit, value, field, valid) in [
             (
+                1u8,
                 instance,
                 &mut m.instance_id,
                 ids::is_instance_id as fn(&[u8]) -> bool,
             ),
-            (vpc, &mut m.vpc_id, ids::is_vpc_id),
-            (subnet, &mut m.subnet_id, ids::is_subnet_id),
+            (2, vpc, &mut m.vpc_id, ids::is_vpc_id),
+            (4, subnet, &mut m.subnet_id, ids::is_subnet_id),
         ] {
             let Some(v) = value else { continue };
-            if field.is_some() {
+            if field.is_some() || refused_before & bit != 0 {
                 continue;
             }
             match std::str::from_utf8(v) {
                 Ok(t) if valid(v) => *field = Some(t.into()),
-                _ => refused += 1,
+                // Counted once per interface and field: the records of
+                // one interface repeat the same forged value.
+                _ => {
+                    refused_now |= bit;
+                    refused += 1;
+                }
             }
         }
+        m.refused |= refused_now;
         refused
     }
 
@@ -160,11 +169,15 @@ pub struct InterfaceMeta {
     /// `subnet-id`.
     pub subnet_id: Option<Box<str>>,
     tries: u8,
+    /// Fields whose value was refused (bits 1, 2, 4).
+    refused: u8,
 }
 
 impl InterfaceMeta {
     fn complete(&self) -> bool {
-        self.instance_id.is_some() && self.vpc_id.is_some() && self.subnet_id.is_some()
+        (self.instance_id.is_some() || self.refused & 1 != 0)
+            && (self.vpc_id.is_some() || self.refused & 2 != 0)
+            && (self.subnet_id.is_some() || self.refused & 4 != 0)
     }
 }
 

@@ -10,6 +10,7 @@ mod formats;
 mod fuzz_regressions;
 mod hostile;
 mod intel;
+mod outbound;
 mod property;
 mod rules;
 mod shapes;

@@ -52,6 +52,10 @@ pub struct Rec {
     pub tcp_flags: String,
     /// v5 only: `ingress`, `egress` or `-`.
     pub direction: &'static str,
+    /// v5 only: `instance-id`.
+    pub instance: String,
+    /// v5 only: `pkt-dst-aws-service`.
+    pub aws_service: String,
 }
 
 /// A one-packet, 44-byte TCP flow from `src:40000` to `dst:dp`, ACCEPT OK.
@@ -72,6 +76,8 @@ pub fn rec(src: &str, dst: &str, dp: u16) -> Rec {
         status: "OK",
         tcp_flags: "-".to_string(),
         direction: "-",
+        instance: "-".to_string(),
+        aws_service: "-".to_string(),
     }
 }
 
@@ -117,6 +123,18 @@ impl Rec {
         self.eni = e.to_string();
         self
     }
+    pub fn account(mut self, a: &'static str) -> Rec {
+        self.account = a;
+        self
+    }
+    pub fn instance(mut self, i: &str) -> Rec {
+        self.instance = i.to_string();
+        self
+    }
+    pub fn aws_service(mut self, s: &str) -> Rec {
+        self.aws_service = s.to_string();
+        self
+    }
 
     /// The 14 v2 columns.
     pub fn v2(&self) -> String {
@@ -141,7 +159,7 @@ impl Rec {
     /// The 29 v5 columns (see [`V5_HEADER`]).
     pub fn v5(&self) -> String {
         format!(
-            "5 {} {} {} {} {} {} {} {} {} {} {} {} {} vpc-0f1e2d3c4b5a69788 subnet-0a1b2c3d00000001 - {} IPv4 {} {} us-east-1 use1-az1 - - - - {} -",
+            "5 {} {} {} {} {} {} {} {} {} {} {} {} {} vpc-0f1e2d3c4b5a69788 subnet-0a1b2c3d00000001 {} {} IPv4 {} {} us-east-1 use1-az1 - - - {} {} -",
             self.account,
             self.eni,
             self.src,
@@ -155,9 +173,11 @@ impl Rec {
             self.end,
             self.action,
             self.status,
+            self.instance,
             self.tcp_flags,
             self.src,
             self.dst,
+            self.aws_service,
             self.direction
         )
     }

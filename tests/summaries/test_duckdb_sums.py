@@ -198,3 +198,42 @@ def test_findings_table_matches_printed_json(run, con):
     assert all(second[fid][2] == 2 for fid in first)
     (extra,) = set(second) - set(first)
     assert second[extra] == ("rejected-traffic", "198.51.100.200", 2)
+
+
+def test_rejected_table_counts_equal_a_count_over_the_raw_records(run, con, tmp_path):
+    """The `rejected` table (SPEC 3): per source, the top N by REJECTed
+    flows. DuckDB counts the raw text of each object itself and the two
+    must agree on every row the table holds: flows, packets, distinct
+    ports and destinations (exact at these sizes), first start, last end;
+    and the table holds the top N of that count (ties by address)."""
+    rejected = table(con, run["out"], "rejected")
+    got = con.execute(
+        f"select source, address, flows, packets, distinct_ports, distinct_destinations, "
+        f"first_start, last_end, rank from {rejected}"
+    ).fetchall()
+    assert got, "no rejected rows"
+    for path in run["inputs"]:
+        # The text as DuckDB reads it: space-separated, one header line.
+        text = tmp_path / (path.name + ".txt")
+        with gzip.open(path, "rt") as src, open(text, "w") as dst:
+            dst.write(src.read())
+        raw = f"read_csv('{text.as_posix()}', delim=' ', header=true, all_varchar=true)"
+        want = con.execute(
+            f"""select srcaddr, count(*) as flows, sum(cast(packets as bigint)),
+                       count(distinct dstport), count(distinct dstaddr),
+                       min(cast(start as bigint)), max(cast("end" as bigint))
+                from {raw} where action = 'REJECT' and "log-status" = 'OK'
+                group by srcaddr order by flows desc, srcaddr"""
+        ).fetchall()
+        rows = sorted(
+            [r for r in got if r[0] == str(path)], key=lambda r: r[8]
+        )
+        assert len(rows) == min(100, len(want)), (len(rows), len(want))
+        by_addr = {w[0]: w[1:] for w in want}
+        for r in rows:
+            assert tuple(r[2:8]) == tuple(by_addr[r[1]]), r
+        # The top 100 by flows: no source left out has more flows than the
+        # last one kept.
+        kept = {r[1] for r in rows}
+        floor = min(r[2] for r in rows)
+        assert all(w[1] <= floor for w in want if w[0] not in kept)
