@@ -319,7 +319,7 @@ fn suspicious_egress_port_is_a_connection_our_host_opened() {
         rec(HOST, pool, 80).sp(51000).packets(12),
         rec(PEER, HOST, 3333).sp(51000).packets(12),
     ] {
-        let r = analyze(&v2_text(&[quiet.clone()]));
+        let r = analyze(&v2_text(std::slice::from_ref(&quiet)));
         assert!(r.findings.is_empty(), "{quiet:?}: {:#?}", r.findings);
     }
     let c = Config::from_pairs([("suspicious_egress_ports", "80")]).unwrap();
@@ -474,13 +474,13 @@ fn spread_objects() -> Vec<(String, String)> {
         .collect()
 }
 
+/// `(rule, subject, finding_id)`.
+type Seen = (String, String, String);
+
 /// Runs `objects` in the given order through the correlation, each
 /// notification confirmed; returns (rule, subject, finding_id) of the
 /// notifications and of every finding row.
-fn run_in_order(
-    objects: &[(String, String)],
-    order: &[usize],
-) -> (Vec<(String, String, String)>, Vec<(String, String, String)>) {
+fn run_in_order(objects: &[(String, String)], order: &[usize]) -> (Vec<Seen>, Vec<Seen>) {
     let mut config = Config::default();
     config.correlate = true;
     let policy = Policy::of(&config, Severity::Low);
