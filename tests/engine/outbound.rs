@@ -481,8 +481,10 @@ type Seen = (String, String, String);
 /// notification confirmed; returns (rule, subject, finding_id) of the
 /// notifications and of every finding row.
 fn run_in_order(objects: &[(String, String)], order: &[usize]) -> (Vec<Seen>, Vec<Seen>) {
-    let mut config = Config::default();
-    config.correlate = true;
+    let config = Config {
+        correlate: true,
+        ..Config::default()
+    };
     let policy = Policy::of(&config, Severity::Low);
     let store = MemoryStore::default();
     let mut notified = Vec::new();
