@@ -35,8 +35,8 @@ venv: $(VENV)/.stamp
 demo:
 	$(CARGO) build --release --bin flowguard
 	@mkdir -p $(DEMO)
-	@if [ ! -f $(DEMO)/input/$(DEMO_KEY) ]; then \
-	  ./target/release/flowguard generate --records $(DEMO_RECORDS) --seed 42 --format v5 --exposed 8 \
+	@if ! grep -qs instance-port-scan $(DEMO)/manifest.json; then \
+	  ./target/release/flowguard generate --records $(DEMO_RECORDS) --seed 42 --format v5 --exposed 8 --outbound \
 	    --output $(DEMO)/input/$(DEMO_KEY) --manifest $(DEMO)/manifest.json; fi
 	@rm -rf $(DEMO)/summaries $(DEMO)/hours-summaries
 	@echo; echo "== 1. One object: flowguard analyze $(DEMO)/input --out $(DEMO)/summaries"; echo
@@ -46,6 +46,7 @@ demo:
 	@echo; echo "== files row:"; zcat $(DEMO)/summaries/flowguard/files/*/*/*/*/*.json.gz
 	@echo; echo "== admin table (SSH/RDP), first rows:"; zcat $(DEMO)/summaries/flowguard/admin/*/*/*/*/*.json.gz | head -5
 	@echo; echo "== top talkers:"; zcat $(DEMO)/summaries/flowguard/talkers/*/*/*/*/*.json.gz | head -3
+	@echo; echo "== top rejected sources:"; zcat $(DEMO)/summaries/flowguard/rejected/*/*/*/*/*.json.gz | head -3
 	@echo; echo "Injected attacks (what should be found): $(DEMO)/manifest.json"
 	@if [ ! -d $(DEMO)/hours ]; then \
 	  ./target/release/flowguard generate --objects 96 --records 3000 --seed 3 \
@@ -58,6 +59,16 @@ demo:
 	@zcat $$(find $(DEMO)/hours-summaries -path '*findings*' -name '*.json.gz') | wc -l
 	@zcat $$(find $(DEMO)/hours-summaries -path '*findings*' -name '*.json.gz') | grep -o '"finding_id":"[^"]*"' | sort -u | wc -l
 	@echo; echo "Injected attacks (what should be found): $(DEMO)/hours-manifest.json"
+	@if [ ! -d $(DEMO)/day ]; then \
+	  ./target/release/flowguard generate --objects 288 --records 300 --seed 5 --format v5 --outbound \
+	    --output $(DEMO)/day --manifest $(DEMO)/day-manifest.json; fi
+	@echo; echo "== 3. A day of two accounts (576 five-minute objects): our own hosts scan out, brute-force,"
+	@echo "   flood, beacon, upload and mine, each spread so that no object shows it, beside a crawler,"
+	@echo "   a dead host retried, a backup to S3 and a SaaS every host polls:"
+	@echo "   flowguard analyze $(DEMO)/day  (reports in $(DEMO)/day-report.txt)"; echo
+	@./target/release/flowguard analyze $(DEMO)/day > $(DEMO)/day-report.txt
+	@sed -n '/^== [0-9]* notification/,$$p' $(DEMO)/day-report.txt
+	@echo; echo "Injected attacks (what should be found): $(DEMO)/day-manifest.json"
 
 test: venv lint
 	$(CARGO) build --lib --no-default-features

@@ -13,7 +13,9 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use flowguard::correlate::{block_on, correlate, settle, MemoryStore, Policy, StateStore};
-use flowguard::generate::{generate, generate_objects, GenFormat, GenOptions, Manifest};
+use flowguard::generate::{
+    generate, generate_objects, generate_outbound_day, GenFormat, GenOptions, Manifest,
+};
 use flowguard::intel::{
     parse_suppress_list, parse_threat_list, Intel, IntelError, Location, SuppressList, ThreatList,
 };
@@ -87,6 +89,11 @@ enum Command {
         /// Open N services (up to 8) to thousands of internet addresses.
         #[arg(long, value_name = "N", default_value_t = 0)]
         exposed: usize,
+        /// Add our own hosts acting as attackers: in one object, five
+        /// outbound attacks; with --objects, a day of two accounts with six
+        /// outbound attacks spread across the objects, among look-alikes.
+        #[arg(long)]
+        outbound: bool,
     },
     /// Print the rules with the thresholds in effect (the README's table
     /// is `flowguard rules --markdown` with the defaults).
@@ -144,21 +151,36 @@ fn main() -> ExitCode {
             output,
             manifest,
             exposed,
-        } => match run_generate(
-            records,
-            objects,
-            seed,
-            format,
-            &output,
-            manifest.as_deref(),
-            exposed,
-        ) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("flowguard: generate: {e}");
-                ExitCode::from(1)
-            }
-        },
+            outbound,
+        } => {
+            let opts = GenOptions {
+                records,
+                seed,
+                exposed_services: exposed,
+                outbound,
+                format: match format {
+                    Layout::V2 => GenFormat::V2,
+                    Layout::V5 => GenFormat::V5,
+                },
+                ..GenOptions::default()
+            };
+            generate_command(&opts, objects, &output, manifest.as_deref())
+        }
+    }
+}
+
+fn generate_command(
+    opts: &GenOptions,
+    objects: Option<u64>,
+    output: &str,
+    manifest: Option<&Path>,
+) -> ExitCode {
+    match run_generate(opts, objects, output, manifest) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("flowguard: generate: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -180,26 +202,18 @@ fn rules(config: Option<&Path>, markdown: bool) -> ExitCode {
 }
 
 fn run_generate(
-    records: u64,
+    opts: &GenOptions,
     objects: Option<u64>,
-    seed: u64,
-    layout: Layout,
     output: &str,
     manifest: Option<&Path>,
-    exposed_services: usize,
 ) -> io::Result<()> {
-    let opts = GenOptions {
-        records,
-        seed,
-        exposed_services,
-        format: match layout {
-            Layout::V2 => GenFormat::V2,
-            Layout::V5 => GenFormat::V5,
-        },
-        ..GenOptions::default()
-    };
+    let records = opts.records;
     if let Some(n) = objects {
-        let (m, paths) = generate_objects(Path::new(output), &opts, n, records)?;
+        let (m, paths) = if opts.outbound {
+            generate_outbound_day(Path::new(output), opts, n, records)?
+        } else {
+            generate_objects(Path::new(output), opts, n, records)?
+        };
         write_manifest(manifest, &m)?;
         eprintln!(
             "flowguard: wrote {} objects of {records} records ({} attack records) under {output}",
@@ -209,7 +223,7 @@ fn run_generate(
         return Ok(());
     }
     let m = if output == "-" {
-        generate(io::stdout().lock(), &opts)?
+        generate(io::stdout().lock(), opts)?
     } else {
         if let Some(parent) = Path::new(output)
             .parent()
@@ -220,11 +234,11 @@ fn run_generate(
         let file = File::create(output)?;
         if output.ends_with(".gz") {
             let mut gz = GzEncoder::new(file, Compression::default());
-            let m = generate(&mut gz, &opts)?;
+            let m = generate(&mut gz, opts)?;
             gz.finish()?.sync_all()?;
             m
         } else {
-            generate(file, &opts)?
+            generate(file, opts)?
         }
     };
     write_manifest(manifest, &m)?;

@@ -13,8 +13,10 @@ use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
+mod outbound;
 mod scenario;
 
+pub use outbound::{generate_outbound_day, OTHER_ACCOUNT};
 pub use scenario::{generate_objects, OBJECT_SECONDS};
 
 /// Output format of the generator.
@@ -46,6 +48,10 @@ pub struct GenOptions {
     /// reached by thousands of internet addresses: one record in ten goes
     /// to them, a few from source ports 53, 80 and 443.
     pub exposed_services: usize,
+    /// Add our own hosts acting as attackers (SPEC section 9): in one
+    /// object a scanning, brute-forcing, flooding, uploading and mining
+    /// instance (with a crawler and an S3 backup that stay quiet).
+    pub outbound: bool,
 }
 
 /// The services [`GenOptions::exposed_services`] opens, in order.
@@ -70,6 +76,7 @@ impl Default for GenOptions {
             account: "123456789012".to_string(),
             region: "us-east-1".to_string(),
             exposed_services: 0,
+            outbound: false,
         }
     }
 }
@@ -136,6 +143,8 @@ struct Flow {
     status: &'static str,
     flags: u16,
     ingress: bool,
+    /// `pkt-dst-aws-service` (v5).
+    aws_service: Option<&'static str>,
 }
 
 const SCANNER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 50);
@@ -205,6 +214,7 @@ fn status_flow(eni: u32, status: &'static str) -> Flow {
         status,
         flags: 0,
         ingress: true,
+        aws_service: None,
     }
 }
 
@@ -251,6 +261,7 @@ fn attack_flows(rng: &mut Rng) -> Vec<Flow> {
         status: "OK",
         flags: 2,
         ingress: true,
+        aws_service: None,
     };
     // Vertical scan: 1000 ports on one web server, mostly rejected.
     for port in 1..=1000u16 {
@@ -353,6 +364,7 @@ fn exposed_flow(rng: &mut Rng, services: usize, pool: u64, seed: u64) -> Flow {
         status: "OK",
         flags: 27,
         ingress: true,
+        aws_service: None,
     }
 }
 
@@ -376,6 +388,7 @@ fn benign(rng: &mut Rng, client_pool: u64, noise_pool: u64, seed: u64) -> Flow {
         status: "OK",
         flags: 19,
         ingress,
+        aws_service: None,
     };
     let web = WEB[rng.below(4) as usize];
     match roll {
@@ -504,6 +517,7 @@ fn benign(rng: &mut Rng, client_pool: u64, noise_pool: u64, seed: u64) -> Flow {
                 status: "OK",
                 flags: 2,
                 ingress: true,
+                aws_service: None,
             }
         }
     }
@@ -552,7 +566,7 @@ fn write_flow<W: Write>(w: &mut W, f: &Flow, o: &GenOptions, rng: &mut Rng) -> i
         let subnet = (f.eni >> 8) & 0xff;
         write!(
             w,
-            " vpc-0f1e2d3c4b5a69788 subnet-0a1b2c3d{subnet:08x} i-0abc{:012x} {} IPv4 {} {} {} {}-az{} - - - - {} {}",
+            " vpc-0f1e2d3c4b5a69788 subnet-0a1b2c3d{subnet:08x} i-0abc{:012x} {} IPv4 {} {} {} {}-az{} - - - {} {} {}",
             f.eni,
             if f.proto == 6 { f.flags } else { 0 },
             f.src,
@@ -560,6 +574,7 @@ fn write_flow<W: Write>(w: &mut W, f: &Flow, o: &GenOptions, rng: &mut Rng) -> i
             o.region,
             o.region.get(..4).unwrap_or("use1").replace('-', ""),
             1 + subnet % 3,
+            f.aws_service.unwrap_or("-"),
             if f.ingress { "ingress" } else { "egress" },
             if f.ingress { "-" } else { "8" },
         )?;
@@ -571,7 +586,10 @@ fn write_flow<W: Write>(w: &mut W, f: &Flow, o: &GenOptions, rng: &mut Rng) -> i
 pub fn generate<W: Write>(w: W, opts: &GenOptions) -> io::Result<Manifest> {
     let mut w = io::BufWriter::with_capacity(256 * 1024, w);
     let mut rng = Rng(opts.seed ^ 0x00f1_0e9a_4d00_0000);
-    let attacks = attack_flows(&mut rng);
+    let mut attacks = attack_flows(&mut rng);
+    if opts.outbound {
+        attacks.extend(outbound::single_object_attacks(&mut rng, opts.format));
+    }
     let total = opts.records.max(attacks.len() as u64);
     // Fixed pools: the set of addresses (and so the engine's state) is the
     // same at 1M and 5M records; per-source noise stays far below every
@@ -588,6 +606,12 @@ pub fn generate<W: Write>(w: W, opts: &GenOptions) -> io::Result<Manifest> {
         skipdata: 0,
         expected: expected(opts.exposed_services.min(EXPOSED_SERVICES.len())),
     };
+    if opts.outbound {
+        manifest
+            .expected
+            .extend(outbound::single_object_expected(&opts.account));
+        manifest.expected.sort();
+    }
     let mut scatter = Scatter::new(&attacks);
     for left in (1..=total).rev() {
         let f = if let Some(f) = scatter.pick(&mut rng, left) {

@@ -80,6 +80,7 @@ fn flow(src: Ipv4Addr, dst: Ipv4Addr, sp: u16, dp: u16, accept: bool) -> Flow {
         status: "OK",
         flags: if accept { 27 } else { 2 },
         ingress: true,
+        aws_service: None,
     }
 }
 
