@@ -210,7 +210,7 @@ fn day_flows(
     // 200 MB in every other object: 1.2 GB an hour, 2.4 GB in all. The
     // other account's host at the same address sends 300 MB once.
     let k = i.wrapping_sub(plan.upload.start);
-    if (!a && plan.upload.contains(&i) && k % 2 == 0) || (a && i == plan.upload.start) {
+    if (!a && plan.upload.contains(&i) && k.is_multiple_of(2)) || (a && i == plan.upload.start) {
         let bytes = if a { 300_000_000 } else { 200_000_000 };
         v.push(out(
             UPLOADER,
