@@ -22,20 +22,23 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 PREFIX = "flowguard/"
 # Summary tables written per object (SPEC section 3, plus `services`).
-TABLES = ("files", "ports", "talkers", "admin", "services", "findings")
+TABLES = ("files", "ports", "talkers", "admin", "services", "rejected", "findings")
 RULES = {
     "admin-port-exposed", "admin-port-brute-force", "sensitive-port-exposed",
     "port-scan", "rejected-traffic", "skipped-records", "threat-intel-match",
+    "instance-port-scan", "instance-brute-force", "instance-dos", "beaconing", "large-upload",
+    "suspicious-egress-port",
 }
 FINDING_FIELDS = (
-    "finding_id", "rule", "severity", "title", "subject", "account", "region", "interface_ids",
+    "finding_id", "rule", "severity", "direction", "title", "subject", "account", "region", "interface_ids",
+    "instance_ids", "vpc_ids", "subnet_ids",
     "src_addr", "src_addrs", "dst_addrs", "dst_ports", "distinct_src_addrs", "distinct_dst_addrs",
     "distinct_dst_ports", "protocol", "flows", "packets", "bytes", "first_seen", "last_seen",
     "source", "mitre_attack", "notified", "occurrences", "window_flows", "suppressed", "suppression_reason",
 )
 FILES_FIELDS = (
     "source", "records", "ok", "nodata", "skipdata", "malformed", "first_start", "last_end",
-    "compressed_bytes", "uncompressed_bytes", "findings", "analyzer_version",
+    "compressed_bytes", "uncompressed_bytes", "findings", "untrusted_fields", "analyzer_version",
 )
 
 V2_HEADER = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol "

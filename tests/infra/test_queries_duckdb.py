@@ -499,6 +499,26 @@ def raw_finding_counts(raw: RawLog) -> dict[str, int]:
     }
 
 
+def test_top_rejected_sources(con, data):
+    """`top-rejected-sources` over the `rejected` table: the sources the
+    security groups and network ACLs turned away most, equal to a count of
+    the raw REJECT records."""
+    data, con = require(data), require(con)
+    flows: dict[str, int] = collections.Counter()
+    packets: dict[str, int] = collections.Counter()
+    for r in data["recent"].raw.records:
+        if r.action == "REJECT":
+            flows[str(r.srcaddr)] += 1
+            packets[str(r.srcaddr)] += r.packets
+    assert flows, "the generated log has no rejected flows; the query would test nothing"
+    rows = query(con, "top-rejected-sources")
+    assert len(rows) == min(20, len(flows))
+    assert_top_n(rows, "address", "rejected_flows", flows, 20)
+    for row in rows:
+        assert row["packets"] == packets[addr(row["address"])], row
+        assert row["objects"] == 1, row
+
+
 def test_findings_by_severity_7d(data):
     data = require(data)
     recent, old = data["recent"], data["old"]

@@ -39,6 +39,14 @@ ENV_DEFAULTS = {
     "FLOWGUARD_PORT_SCAN_THRESHOLD": 25,
     "FLOWGUARD_SWEEP_THRESHOLD": 25,
     "FLOWGUARD_REJECTED_THRESHOLD": 100,
+    "FLOWGUARD_INSTANCE_PORT_SCAN_THRESHOLD": 25,
+    "FLOWGUARD_INSTANCE_SWEEP_THRESHOLD": 25,
+    "FLOWGUARD_INSTANCE_BRUTE_FORCE_THRESHOLD": 20,
+    "FLOWGUARD_INSTANCE_DOS_THRESHOLD": 1000000,
+    "FLOWGUARD_LARGE_UPLOAD_THRESHOLD": 1073741824,
+    "FLOWGUARD_BEACONING_THRESHOLD": 10,
+    "FLOWGUARD_SUSPICIOUS_EGRESS_PORTS": "3333,4444,5555,6666,6667,7777,9001,9030,14444,45700",
+    "FLOWGUARD_EGRESS_ALLOWED_CIDRS": "",
     "FLOWGUARD_TOP_TALKERS": 100,
     "FLOWGUARD_WINDOW_SECONDS": 3600,
     "FLOWGUARD_RENOTIFY_SECONDS": 21600,
@@ -56,7 +64,8 @@ GLUE_COLUMNS = {
     "files": "source string, bucket string, key string, path string, records bigint, ok bigint, "
     "nodata bigint, skipdata bigint, malformed bigint, malformed_samples array<string>, "
     "first_start bigint, last_end bigint, compressed_bytes bigint, uncompressed_bytes bigint, "
-    "findings bigint, limits_hit array<string>, fields array<string>, analyzer_version string, processed_at string",
+    "findings bigint, untrusted_fields bigint, limits_hit array<string>, fields array<string>, "
+    "analyzer_version string, processed_at string",
     "ports": "source string, dstport int, protocol int, action string, flows bigint, packets bigint, "
     "bytes bigint, distinct_sources bigint, distinct_destinations bigint",
     "talkers": "source string, rank int, address string, bytes_in bigint, bytes_out bigint, "
@@ -65,8 +74,11 @@ GLUE_COLUMNS = {
     "flows bigint, packets bigint, bytes bigint, first_start bigint, last_end bigint",
     "services": "source string, dstaddr string, dstport int, protocol int, flows bigint, "
     "packets bigint, bytes bigint",
-    "findings": "finding_id string, rule string, severity string, title string, subject string, "
-    "interface_ids array<string>, src_addr string, src_addrs array<string>, dst_addrs array<string>, "
+    "rejected": "source string, rank int, address string, flows bigint, packets bigint, "
+    "distinct_ports bigint, distinct_destinations bigint, first_start bigint, last_end bigint",
+    "findings": "finding_id string, rule string, severity string, direction string, title string, "
+    "subject string, interface_ids array<string>, instance_ids array<string>, vpc_ids array<string>, "
+    "subnet_ids array<string>, src_addr string, src_addrs array<string>, dst_addrs array<string>, "
     "dst_ports array<int>, protocol int, flows bigint, packets bigint, bytes bigint, accepted_flows bigint, "
     "rejected_flows bigint, distinct_src_addrs bigint, distinct_dst_addrs bigint, distinct_dst_ports bigint, "
     "first_seen string, last_seen string, source struct<bucket:string,key:string,path:string>, "
@@ -79,6 +91,7 @@ NAMED_QUERIES = {
     "top-talkers-by-bytes",
     "https-destinations-by-packets",
     "findings-by-severity-7d",
+    "top-rejected-sources",
 }
 
 
