@@ -106,17 +106,18 @@ impl InterfaceTable {
             (4, subnet, &mut m.subnet_id, ids::is_subnet_id),
         ] {
             let Some(v) = value else { continue };
-            if field.is_some() || refused_before & bit != 0 {
+            if field.is_some() {
                 continue;
             }
             match std::str::from_utf8(v) {
                 Ok(t) if valid(v) => *field = Some(t.into()),
                 // Counted once per interface and field: the records of
                 // one interface repeat the same forged value.
-                _ => {
+                _ if refused_before & bit == 0 => {
                     refused_now |= bit;
                     refused += 1;
                 }
+                _ => {}
             }
         }
         m.refused |= refused_now;
@@ -175,9 +176,7 @@ pub struct InterfaceMeta {
 
 impl InterfaceMeta {
     fn complete(&self) -> bool {
-        (self.instance_id.is_some() || self.refused & 1 != 0)
-            && (self.vpc_id.is_some() || self.refused & 2 != 0)
-            && (self.subnet_id.is_some() || self.refused & 4 != 0)
+        self.instance_id.is_some() && self.vpc_id.is_some() && self.subnet_id.is_some()
     }
 }
 
