@@ -226,10 +226,11 @@ class Input:
     text_bytes: int
     parquet_path: str | None = None
     parquet_bytes: int = 0
+    fmt: str = "v2"
 
     @property
     def label(self) -> str:
-        return records_label(self.records)
+        return records_label(self.records) + ("" if self.fmt == "v2" else f" {self.fmt}")
 
 
 def records_label(n: int) -> str:
@@ -240,9 +241,10 @@ def records_label(n: int) -> str:
     return str(n)
 
 
-def input_path(records: int) -> str:
+def input_path(records: int, fmt: str = "v2") -> str:
     nn = records // 1_000_000 if records % 1_000_000 == 0 else records
-    name = (f"{ACCOUNT}_vpcflowlogs_{REGION}_fl-0bench{nn:011d}_20250626T1820Z_{records}.log.gz")
+    tag = "" if fmt == "v2" else f"-{fmt}"
+    name = (f"{ACCOUNT}_vpcflowlogs_{REGION}_fl-0bench{nn:011d}_20250626T1820Z_{records}{tag}.log.gz")
     return os.path.join(DATA_DIR, "AWSLogs", ACCOUNT, "vpcflowlogs", REGION, "2025", "06", "26", name)
 
 
@@ -267,19 +269,23 @@ def measure_text(path: str) -> tuple[int, int]:
     return total, lines
 
 
-def ensure_input(flowguard: str, records: int, seed: int, shown_as: str | None = None) -> Input:
-    path = input_path(records)
+def ensure_input(flowguard: str, records: int, seed: int, shown_as: str | None = None,
+                 fmt: str = "v2") -> Input:
+    """The generated object of `records` records in format `fmt` (v2: the
+    default 14 fields; v5: the 29 fields with flow-direction, instance-id,
+    tcp-flags and pkt-dst-aws-service), generated once and cached."""
+    path = input_path(records, fmt)
     sidecar = path + ".json"
     if os.path.exists(path) and os.path.exists(sidecar):
         with open(sidecar) as f:
             meta = json.load(f)
-        if (meta.get("records") == records and meta.get("seed") == seed
+        if (meta.get("records") == records and meta.get("seed") == seed and meta.get("format", "v2") == fmt
                 and meta.get("gzip_bytes") == os.path.getsize(path)):
-            return Input(records, seed, path, meta["gzip_bytes"], meta["text_bytes"])
+            return Input(records, seed, path, meta["gzip_bytes"], meta["text_bytes"], fmt=fmt)
         print(f"bench: {sidecar} does not match (records/seed/size): regenerating", file=sys.stderr)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp.log.gz"
-    cmd = [flowguard, "generate", "--records", str(records), "--seed", str(seed), "--format", "v2",
+    cmd = [flowguard, "generate", "--records", str(records), "--seed", str(seed), "--format", fmt,
            "--output", tmp]
     print(f"bench: generating {records_label(records)} records: {shlex.join(cmd)}", file=sys.stderr)
     t0 = time.perf_counter()
@@ -288,7 +294,7 @@ def ensure_input(flowguard: str, records: int, seed: int, shown_as: str | None =
     if newlines - 1 != records:
         raise RuntimeError(f"{tmp}: {newlines - 1} records after the header, expected {records}")
     os.replace(tmp, path)
-    meta = {"records": records, "seed": seed, "format": "v2", "gzip_bytes": os.path.getsize(path),
+    meta = {"records": records, "seed": seed, "format": fmt, "gzip_bytes": os.path.getsize(path),
             "text_bytes": text_bytes, "generator": shlex.join([shown_as or flowguard] + cmd[1:]).replace(tmp, path),
             "generated_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     with open(sidecar, "w") as f:
@@ -296,7 +302,7 @@ def ensure_input(flowguard: str, records: int, seed: int, shown_as: str | None =
         f.write("\n")
     print(f"bench: generated {path} in {time.perf_counter() - t0:.1f} s "
           f"({text_bytes / 1e6:.0f} MB text, {meta['gzip_bytes'] / 1e6:.0f} MB gzip)", file=sys.stderr)
-    return Input(records, seed, path, meta["gzip_bytes"], text_bytes)
+    return Input(records, seed, path, meta["gzip_bytes"], text_bytes, fmt=fmt)
 
 
 PARQUET_ROW_GROUP = 1_000_000
@@ -684,10 +690,10 @@ def table(rows: list[Row]) -> str:
 
 
 def goals(rows: list[Row]) -> list[str]:
-    def get(tool: str, records: int) -> Row | None:
-        return next((r for r in rows if r.tool == tool and r.inp.records == records), None)
+    def get(tool: str, records: int, fmt: str = "v2") -> Row | None:
+        return next((r for r in rows if r.tool == tool and r.inp.records == records and r.inp.fmt == fmt), None)
 
-    fg_inputs = sorted({r.inp.records for r in rows if r.tool == "flowguard"})
+    fg_inputs = sorted({r.inp.records for r in rows if r.tool == "flowguard" and r.inp.fmt == "v2"})
     if not fg_inputs:
         return ["no flowguard runs: no goal evaluated"]
     big = 5_000_000 if 5_000_000 in fg_inputs else max(fg_inputs)
@@ -709,7 +715,8 @@ def goals(rows: list[Row]) -> list[str]:
                    f"{mark(cr <= GOAL_CPU_BEYOND)}")
     for inp_records in fg_inputs:
         cur, base = get("flowguard", inp_records), next(
-            (r for r in rows if r.tool.startswith("baseline") and r.inp.records == inp_records), None)
+            (r for r in rows if r.tool.startswith("baseline") and r.inp.records == inp_records
+             and r.inp.fmt == "v2"), None)
         if cur and base:
             parts = []
             for name, a, b in (("wall", cur.median, base.median), ("CPU", cur.cpu, base.cpu),
@@ -744,6 +751,20 @@ def goals(rows: list[Row]) -> list[str]:
                        f"{tl.inp.label}: {mark(cpu <= GOAL_THREAT_LIST)}: CPU {plain.cpu:.2f} -> {tl.cpu:.2f} s "
                        f"({cpu:+.1%}; medians; without/with per round: {pairs}), wall {plain.median:.2f} -> "
                        f"{tl.median:.2f} s ({wall:+.1%}), peak RSS {plain.peak_mib:.1f} -> {tl.peak_mib:.1f} MiB")
+    for v5 in (r for r in rows if r.tool == "flowguard" and r.inp.fmt == "v5"):
+        v2 = get("flowguard", v5.inp.records)
+        zc5 = get("zcat", v5.inp.records, "v5")
+        base5 = next((r for r in rows if r.tool.startswith("baseline") and r.inp.path == v5.inp.path), None)
+        line = (f"- reported: the v5 object at {records_label(v5.inp.records)} ({v5.inp.text_bytes / 1e6:.0f} MB "
+                f"text): wall {v5.median:.2f} s, CPU {v5.cpu:.2f} s, peak RSS {v5.peak_mib:.1f} MiB")
+        if zc5 and zc5.cpu > 0:
+            line += f", CPU {v5.cpu / zc5.cpu:.2f} x zcat's"
+        if v2:
+            line += f"; the v2 object of as many records: CPU {v2.cpu:.2f} s"
+        if base5:
+            line += (f"; {base5.tool}: wall {base5.median:.2f} s, CPU {base5.cpu:.2f} s "
+                     f"({v5.cpu / base5.cpu - 1:+.1%} CPU)")
+        out.append(line)
     lam = next((r for r in rows if r.tool.startswith("lambda")), None)
     if lam:
         out.append(f"- Lambda path (S3 stream from moto) peak RSS <= {GOAL_RSS_MIB:.0f} MiB: "
@@ -841,6 +862,9 @@ def main() -> int:
     ap.add_argument("--lambda-bin", default=os.environ.get("FLOWGUARD_LAMBDA_BIN")
                     or os.path.join(REPO, "target", "release", "flowguard-lambda"))
     ap.add_argument("--lambda-records", type=int, default=5_000_000)
+    ap.add_argument("--v5-records", type=int, default=1_000_000,
+                    help="also a v5 object of this many records (flow-direction, instance-id, tcp-flags, "
+                         "pkt-dst-aws-service), flowguard and zcat only; 0 for none (default 1M)")
     ap.add_argument("--markdown", help="where to write the report (default BENCHMARKS.md; "
                                        "bench-data/quick.md with --quick)")
     ap.add_argument("--describe", default="", help="a line about the binary for the report "
@@ -902,6 +926,8 @@ def measure_all(args: argparse.Namespace, md_path: str, flowguard: str, snap_dir
     flowguard = os.path.join(snap_dir, "flowguard")
     shutil.copy2(fg_path, flowguard)
     inputs = [ensure_input(flowguard, n, args.seed, fg_path) for n in args.records]
+    if args.v5_records:
+        inputs.append(ensure_input(flowguard, args.v5_records, args.seed, fg_path, fmt="v5"))
     baseline_tool = None
     if args.baseline:
         baseline_bin = os.path.join(snap_dir, "flowguard-baseline")
@@ -916,7 +942,7 @@ def measure_all(args: argparse.Namespace, md_path: str, flowguard: str, snap_dir
     for inp in inputs:
         warm_cache(inp.path)
         list_tool = None
-        if args.threat_list and inp.records == args.threat_list_records:
+        if args.threat_list and inp.records == args.threat_list_records and inp.fmt == "v2":
             list_path, picked = ensure_threat_list(inp, args.threat_list, args.seed)
             list_tool = f"flowguard + {records_label(args.threat_list)} threat list"
             list_config = os.path.join(snap_dir, "threat-list.toml")
@@ -931,8 +957,8 @@ def measure_all(args: argparse.Namespace, md_path: str, flowguard: str, snap_dir
                                                          os.path.relpath(inp.path, REPO), "LIST.toml"))
                             + f"   # LIST.toml: threat_lists = [\"{os.path.relpath(list_path, REPO)}\"]")
         tools = (["flowguard"] + ([list_tool] if list_tool else []) + ([baseline_tool] if baseline_tool else [])
-                 + ["zcat"] + (["duckdb"] if have_duckdb else []))
-        if not args.no_parquet:
+                 + ["zcat"] + (["duckdb"] if have_duckdb and inp.fmt == "v2" else []))
+        if not args.no_parquet and inp.fmt == "v2":
             ensure_parquet(inp)
             warm_cache(inp.parquet_path)
             tools.append("flowguard (Parquet)")

@@ -155,14 +155,14 @@ fn slots_for(cap: usize) -> usize {
 /// that a third moved it to a full set kept elsewhere (promoted).
 #[derive(Debug)]
 pub struct PairEntry<'a, E> {
-    /// Fingerprint in the upper 30 bits, elements held (0, 1, 2, or
+    /// The pair's hash in the upper 62 bits, elements held (0, 1, 2, or
     /// [`PROMOTED`]) in the lower 2.
-    tag: &'a mut u32,
+    tag: &'a mut u64,
     e: &'a mut [E; 2],
 }
 
 /// The element count of a promoted pair.
-const PROMOTED: u32 = 3;
+const PROMOTED: u64 = 3;
 
 impl<E: Copy + PartialEq> PairEntry<'_, E> {
     /// Whether a third distinct element promoted the pair.
@@ -197,17 +197,20 @@ impl<E: Copy + PartialEq> PairEntry<'_, E> {
     }
 }
 
+/// Slots a new table starts with.
+const FIRST_PAIR_SLOTS: usize = 4096;
+
 /// Pairs (a source and a destination, a source and a port) keyed by a
-/// 64-bit hash, each with its first two distinct elements: the port-scan
-/// rule's first stage. Most pairs of an object never see a third element,
-/// so they cost a 4-byte tag and two elements in fixed arrays allocated at
-/// their bound on first use.
+/// 64-bit hash, each with its first two distinct elements: the scan rules'
+/// first stage. Most pairs of an object never see a third element, so they
+/// cost an 8-byte tag and two elements in flat arrays, which grow with the
+/// pairs held up to their bound: an object with few attempts pays for few.
 #[derive(Debug, Default)]
 pub struct PairTable<E> {
-    tags: Vec<u32>,
+    /// 0 for an empty slot, else the hash's upper 62 bits and the count.
+    tags: Vec<u64>,
     elements: Vec<[E; 2]>,
     len: usize,
-    cap: usize,
 }
 
 impl<E: Copy + Default + PartialEq> PairTable<E> {
@@ -215,32 +218,58 @@ impl<E: Copy + Default + PartialEq> PairTable<E> {
     /// are held; `None` when full and `h` is new.
     #[inline]
     pub fn entry(&mut self, h: u64, cap: usize) -> Option<PairEntry<'_, E>> {
+        // Never 0 (an empty slot): a hash of 0 is taken as 4.
+        let key = (h & !3).max(4);
         if self.tags.is_empty() {
-            self.cap = cap;
-            let n = slots_for(cap);
-            self.tags = vec![0; n];
-            self.elements = vec![[E::default(); 2]; n];
+            self.resize(FIRST_PAIR_SLOTS.min(slots_for(cap)));
         }
-        // 30 bits of fingerprint, never 0; the index uses other bits.
-        let fingerprint = ((h >> 32) as u32 | 4) & !3;
-        let mask = self.tags.len() - 1;
-        let mut i = h as usize & mask;
-        loop {
-            match self.tags[i] {
-                0 if self.len >= self.cap => return None,
-                0 => {
-                    self.tags[i] = fingerprint;
-                    self.len += 1;
-                    break;
+        let i = match self.find(key) {
+            Ok(i) => i,
+            Err(_) if self.len >= cap => return None,
+            Err(mut i) => {
+                // At most 7/8 full, so probes stay short.
+                if (self.len + 1) * 8 > self.tags.len() * 7 {
+                    self.resize(self.tags.len() * 2);
+                    i = match self.find(key) {
+                        Ok(i) | Err(i) => i,
+                    };
                 }
-                t if t & !3 == fingerprint => break,
-                _ => i = (i + 1) & mask,
+                self.tags[i] = key;
+                self.len += 1;
+                i
             }
-        }
+        };
         Some(PairEntry {
             tag: self.tags.get_mut(i)?,
             e: self.elements.get_mut(i)?,
         })
+    }
+
+    /// The slot of `key` (as `Ok`), or the empty slot where it would go.
+    #[inline]
+    fn find(&self, key: u64) -> Result<usize, usize> {
+        let mask = self.tags.len() - 1;
+        let mut i = (key >> 2) as usize & mask;
+        loop {
+            match self.tags[i] {
+                0 => return Err(i),
+                t if t & !3 == key => return Ok(i),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    fn resize(&mut self, slots: usize) {
+        let tags = std::mem::replace(&mut self.tags, vec![0; slots]);
+        let elements = std::mem::replace(&mut self.elements, vec![[E::default(); 2]; slots]);
+        for (t, e) in tags.into_iter().zip(elements) {
+            if t != 0 {
+                if let Err(i) = self.find(t & !3) {
+                    self.tags[i] = t;
+                    self.elements[i] = e;
+                }
+            }
+        }
     }
 
     /// Pairs held.

@@ -544,8 +544,9 @@ pub const CATALOGUE: [RuleSpec; 13] = [
         fires_when: ">= {instance_dos_threshold} outbound packets from one of our hosts to one \
                      internet host within the window, at <= {instance_dos_max_bytes_per_packet} \
                      bytes per packet on average",
-        quiet: "bulk transfers (large packets); flows to AWS services (`pkt-dst-aws-service`) \
-                and to `egress_allowed_cidrs`",
+        quiet: "bulk transfers (large packets); a download's TCP ACK stream (TCP counts only \
+                with `tcp-flags` and no ACK: a SYN flood); flows to AWS services \
+                (`pkt-dst-aws-service`) and to `egress_allowed_cidrs`",
         attack: &["T1498"],
         attack_by_port: false,
         title: "Our host {our_host} sent {packets} packets to {peer} at {bytes_per_packet} \
@@ -594,7 +595,8 @@ pub const CATALOGUE: [RuleSpec; 13] = [
         fires_when: ">= {large_upload_threshold} sent from one of our hosts to one \
                      internet host within the window",
         quiet: "backups to S3 and other AWS services (`pkt-dst-aws-service`, v5 and later \
-                formats) and peers in `egress_allowed_cidrs`",
+                formats) and peers in `egress_allowed_cidrs`; a server's replies (a web server \
+                serving downloads)",
         attack: &["T1048"],
         attack_by_port: false,
         title: "Our host {our_host} sent {sent} to {peer} ({flows|flow})",

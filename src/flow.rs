@@ -23,18 +23,21 @@ pub const NO_ACCOUNT: u32 = u32::MAX;
 pub struct RecordTags {
     /// Interned `interface-id` ([`NO_INTERFACE`] when absent).
     pub interface: u32,
-    /// Interned `account-id` ([`NO_ACCOUNT`] when absent or not an
-    /// account id).
-    pub account: u32,
+    /// Interned `account-id` ([`NO_ACCOUNT_TAG`] when absent or not an
+    /// account id): 16 bits, so the tags of a record fit in 8 bytes.
+    pub account: u16,
     /// `pkt-dst-aws-service` names an AWS service (S3, DynamoDB, ...).
     pub aws_service: bool,
 }
+
+/// [`NO_ACCOUNT`] in a [`RecordTags`].
+pub const NO_ACCOUNT_TAG: u16 = u16::MAX;
 
 impl Default for RecordTags {
     fn default() -> RecordTags {
         RecordTags {
             interface: NO_INTERFACE,
-            account: NO_ACCOUNT,
+            account: NO_ACCOUNT_TAG,
             aws_service: false,
         }
     }
@@ -104,7 +107,10 @@ impl<'a> Flow<'a> {
         Some(Flow {
             record,
             interface: tags.interface,
-            account: tags.account,
+            account: match tags.account {
+                NO_ACCOUNT_TAG => NO_ACCOUNT,
+                a => u32::from(a),
+            },
             aws_service: tags.aws_service,
             src,
             dst,

@@ -13,15 +13,24 @@ use crate::summary::{Prefetch, TableBuilder, HAS_PREFETCH};
 pub struct Aggregator<'c> {
     pub(super) config: &'c Config,
     pub(super) rules: Vec<Box<dyn Rule + Send>>,
+    /// Indices in `rules` of those that see every flow.
+    every: Vec<usize>,
+    /// Indices of those that see outbound flows only.
+    outbound: Vec<usize>,
     pub(super) tables: TableBuilder,
 }
 
 impl<'c> Aggregator<'c> {
     /// Fresh rule and table state.
     pub fn new(config: &'c Config) -> Aggregator<'c> {
+        let rules = all_rules(config);
+        let (outbound, every): (Vec<usize>, Vec<usize>) =
+            (0..rules.len()).partition(|&i| rules[i].outbound_only());
         Aggregator {
             config,
-            rules: all_rules(config),
+            rules,
+            every,
+            outbound,
             tables: TableBuilder::default(),
         }
     }
@@ -46,8 +55,15 @@ impl<'c> Aggregator<'c> {
                     rule.observe_skipped(r, o.tags.interface);
                 }
             } else if let Some(flow) = Flow::classify(r, o.tags, config) {
-                for rule in &mut self.rules {
-                    rule.observe(&flow, config);
+                for &i in &self.every {
+                    self.rules[i].observe(&flow, config);
+                }
+                // Most flows are not outbound, and no outbound rule counts a
+                // server's TCP reply: those rules are not asked.
+                if flow.outbound && !(flow.is_reply && r.protocol == Some(6)) {
+                    for &i in &self.outbound {
+                        self.rules[i].observe(&flow, config);
+                    }
                 }
                 self.tables.add(&flow, config);
             }

@@ -3,7 +3,7 @@
 //! and what its records say about account, region and time.
 
 use super::{Counts, MAX_MALFORMED_SAMPLES};
-use crate::flow::{RecordTags, NO_ACCOUNT, NO_INTERFACE};
+use crate::flow::{RecordTags, NO_ACCOUNT_TAG, NO_INTERFACE};
 use crate::flowlog::{
     Field, FirstLine, FlowRecord, Format, LineError, LineParser, LogStatus, RowText, MAX_LINE_BYTES,
 };
@@ -121,9 +121,9 @@ impl Tally {
         }
         let tags = RecordTags {
             interface,
-            account: cols
-                .raw(Field::ACCOUNT_ID)
-                .map_or(NO_ACCOUNT, |a| self.accounts.intern(a)),
+            account: cols.raw(Field::ACCOUNT_ID).map_or(NO_ACCOUNT_TAG, |a| {
+                u16::try_from(self.accounts.intern(a)).unwrap_or(NO_ACCOUNT_TAG)
+            }),
             aws_service: cols.raw(Field::PKT_DST_AWS_SERVICE).is_some(),
         };
         match r.log_status {

@@ -197,14 +197,14 @@ impl AccountTable {
     /// 12 digits or when the table is full.
     #[inline]
     pub fn intern(&mut self, id: &[u8]) -> u32 {
+        if let Some((slot, last)) = &self.last {
+            if id == last {
+                return *slot;
+            }
+        }
         let Ok(id12) = <[u8; 12]>::try_from(id) else {
             return NO_ACCOUNT;
         };
-        if let Some((slot, last)) = self.last {
-            if last == id12 {
-                return slot;
-            }
-        }
         if !ids::is_account_id(id) {
             return NO_ACCOUNT;
         }

@@ -62,6 +62,12 @@ pub trait Rule {
     fn id(&self) -> RuleId;
     /// Sees one OK record.
     fn observe(&mut self, flow: &Flow<'_>, config: &Config);
+    /// Whether the rule looks at outbound flows only (SPEC section 9): the
+    /// engine then does not call [`Rule::observe`] for the others, nor for
+    /// a server's TCP replies (`is_reply`), which no outbound rule counts.
+    fn outbound_only(&self) -> bool {
+        false
+    }
     /// Sees one SKIPDATA record (only `skipped-records` cares).
     fn observe_skipped(&mut self, _record: &FlowRecord, _interface: u32) {}
     /// Names the subjects of the whole object whose evidence reaches

@@ -42,6 +42,8 @@ pub trait ScanMode {
     const VERTICAL: ThresholdKey;
     /// Distinct destinations on one port.
     const SWEEP: ThresholdKey;
+    /// Whether only outbound flows can be attempts.
+    const OUTBOUND_ONLY: bool;
     /// The actor of an attempt and its hash, and whether the attempt counts
     /// for the sweep as well; `None` when the flow is not an attempt.
     fn attempt(flow: &Flow<'_>) -> Option<(Self::Actor, u64, bool)>;
@@ -263,6 +265,10 @@ impl<M: ScanMode> Scan<M> {
 impl<M: ScanMode + Send> Rule for Scan<M> {
     fn id(&self) -> RuleId {
         M::RULE
+    }
+
+    fn outbound_only(&self) -> bool {
+        M::OUTBOUND_ONLY
     }
 
     #[inline]

@@ -83,7 +83,7 @@ def test_lists_in_s3_are_read_at_start_and_match_in_both_directions(aws: Aws, st
     found = matches(rows)
     assert set(found) == {C2, "203.0.113.7", "2001:db8:bad::5"}, sorted(found)
     c2 = found[C2]
-    assert c2["title"] == ("10.0.0.15 sent 4 KB to and received 12 KB from 198.51.100.250 "
+    assert c2["title"] == ("Our host 10.0.0.15 opened 1 connection to 198.51.100.250 and sent 4 KB, receiving 12 KB "
                            "(c2 beacon host, intel.csv)")
     assert (c2["src_addr"], c2["dst_addrs"], c2["dst_ports"]) == (C2, [HOST], [443])
     assert (c2["severity"], c2["flows"], c2["mitre_attack"]) == ("high", 2, ["T1071"])

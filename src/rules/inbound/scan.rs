@@ -23,6 +23,7 @@ impl ScanMode for Inbound {
     type Actor = IpAddr;
     const RULE: RuleId = RuleId::PortScan;
     const VERTICAL: ThresholdKey = ThresholdKey::PortScan;
+    const OUTBOUND_ONLY: bool = false;
     const SWEEP: ThresholdKey = ThresholdKey::Sweep;
 
     #[inline]

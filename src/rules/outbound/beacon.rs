@@ -14,7 +14,7 @@ use crate::bounded::DenseMap;
 use crate::catalogue::{ThresholdKey, BEACON_SLOTS, BEACON_SLOT_SECONDS};
 use crate::config::Config;
 use crate::hash::{addr_hash, mix64};
-use crate::rules::evidence::{union_sorted, MAX_PEER_HOSTS, MAX_SLOTS};
+use crate::rules::evidence::{union_sorted, MAX_PEER_HOSTS};
 use crate::rules::{
     Candidate, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Subject, Thresholds,
 };
@@ -24,8 +24,49 @@ use crate::sketch::item_of_hash;
 #[derive(Debug, Default)]
 struct Beacon {
     hits: Hits,
-    /// Five-minute slots of event time with a connection, ascending.
-    slots: Vec<u32>,
+    /// Five-minute slots of event time with a connection.
+    slots: SlotMask,
+}
+
+/// The slots with activity among the 64 up to the latest one seen: bit
+/// `i` is slot `latest - i`. Whatever order the slots arrive in, the set is
+/// the same (those within 64 slots of the latest), and it is inline: no
+/// allocation per key.
+#[derive(Debug, Default, Clone, Copy)]
+struct SlotMask {
+    latest: u32,
+    bits: u64,
+}
+
+impl SlotMask {
+    fn add(&mut self, slot: u32) {
+        if self.bits == 0 {
+            *self = SlotMask {
+                latest: slot,
+                bits: 1,
+            };
+        } else if slot > self.latest {
+            let shift = slot - self.latest;
+            self.bits = if shift >= 64 { 0 } else { self.bits << shift };
+            self.bits |= 1;
+            self.latest = slot;
+        } else if self.latest - slot < 64 {
+            self.bits |= 1 << (self.latest - slot);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.bits.count_ones() as usize
+    }
+
+    /// The slots, ascending.
+    fn to_vec(self) -> Vec<u32> {
+        (0..64u32)
+            .rev()
+            .filter(|i| self.bits & (1 << i) != 0)
+            .map(|i| self.latest - i)
+            .collect()
+    }
 }
 
 /// Connections per (our host, peer, port), with their slots.
@@ -63,12 +104,7 @@ impl Beaconing {
         };
         b.hits.add(flow, 8);
         for s in slots_of(flow.record.start, flow.record.end) {
-            if let Err(at) = b.slots.binary_search(&s) {
-                b.slots.insert(at, s);
-            }
-        }
-        if b.slots.len() > MAX_SLOTS {
-            b.slots.remove(0);
+            b.slots.add(s);
         }
     }
 
@@ -120,7 +156,12 @@ impl Rule for Beaconing {
     ) {
         let hosts = self.hosts_by_peer();
         let max_hosts = config.detect.beaconing_max_hosts;
-        let mut keys: Vec<_> = self.keys.iter().collect();
+        let need = floor[ThresholdKey::Beaconing];
+        let mut keys: Vec<_> = self
+            .keys
+            .iter()
+            .filter(|(_, b)| b.slots.len() as u64 >= need)
+            .collect();
         keys.sort_by(|a, b| a.0.cmp(b.0));
         for (key, b) in keys {
             let host = key.pair.host;
@@ -132,11 +173,8 @@ impl Rule for Beaconing {
             if seen.len() as u64 > max_hosts {
                 continue;
             }
-            if (b.slots.len() as u64) < floor[ThresholdKey::Beaconing] {
-                continue;
-            }
             let mut evidence = b.hits.evidence(&ctx.interfaces).from_source(host.addr);
-            evidence.slots = b.slots.clone();
+            evidence.slots = b.slots.to_vec();
             evidence.peer_hosts = seen.to_vec();
             evidence.count = b.slots.len() as u64;
             out.push(Candidate {
@@ -153,6 +191,10 @@ impl Rule for Beaconing {
                 label: None,
             });
         }
+    }
+
+    fn outbound_only(&self) -> bool {
+        true
     }
 
     fn limit_hit(&self) -> bool {
@@ -178,5 +220,22 @@ mod tests {
         assert!(of(None, None).is_empty());
         // A flow longer than an hour marks the hour before its end.
         assert_eq!(slots_of(Some(t), Some(t + 7200)).count(), 12);
+    }
+
+    #[test]
+    fn slot_masks_keep_the_latest_64_slots_in_any_order() {
+        let orders: [&[u32]; 3] = [
+            &[0, 100, 50, 99, 37],
+            &[50, 0, 37, 100, 99],
+            &[100, 99, 50, 37, 0],
+        ];
+        for order in orders {
+            let mut m = SlotMask::default();
+            for s in order {
+                m.add(*s);
+            }
+            assert_eq!(m.to_vec(), [37, 50, 99, 100], "{order:?}");
+            assert_eq!(m.len(), 4);
+        }
     }
 }

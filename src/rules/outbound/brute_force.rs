@@ -40,10 +40,8 @@ impl Rule for InstanceBruteForce {
         floor: &Thresholds,
         out: &mut CandidateSink,
     ) {
-        for (key, hits) in self.pairs.sorted() {
-            if hits.flows() < floor[ThresholdKey::InstanceBruteForce] {
-                continue;
-            }
+        let floor = floor[ThresholdKey::InstanceBruteForce];
+        for (key, hits) in self.pairs.sorted_where(|h| h.flows() >= floor) {
             out.push(Candidate {
                 rule: self.id(),
                 subject: Subject::HostPeer {
@@ -56,6 +54,10 @@ impl Rule for InstanceBruteForce {
                 label: None,
             });
         }
+    }
+
+    fn outbound_only(&self) -> bool {
+        true
     }
 
     fn limit_hit(&self) -> bool {

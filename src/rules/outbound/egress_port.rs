@@ -69,6 +69,10 @@ impl Rule for SuspiciousEgressPort {
         }
     }
 
+    fn outbound_only(&self) -> bool {
+        true
+    }
+
     fn limit_hit(&self) -> bool {
         self.pairs.limit_hit()
     }

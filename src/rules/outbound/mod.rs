@@ -125,6 +125,14 @@ impl<K: std::hash::Hash + Eq + Ord + Copy> Pairs<K> {
         crate::rules::sorted(&self.map)
     }
 
+    /// The keys whose hits pass `keep`, in key order (filtered before the
+    /// sort: most keys of a busy object are far from any threshold).
+    pub(crate) fn sorted_where(&self, keep: impl Fn(&Hits) -> bool) -> Vec<(&K, &Hits)> {
+        let mut v: Vec<_> = self.map.iter().filter(|(_, h)| keep(h)).collect();
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
     /// Whether a key was not tracked because the map was full.
     pub(crate) fn limit_hit(&self) -> bool {
         self.limit_hit

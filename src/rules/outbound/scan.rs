@@ -29,6 +29,7 @@ impl ScanMode for Outbound {
     type Actor = HostKey;
     const RULE: RuleId = RuleId::InstancePortScan;
     const VERTICAL: ThresholdKey = ThresholdKey::InstancePortScan;
+    const OUTBOUND_ONLY: bool = true;
     const SWEEP: ThresholdKey = ThresholdKey::InstanceSweep;
 
     #[inline]

@@ -4,10 +4,20 @@
 //! Behavior:EC2/TrafficVolumeUnusual). Flows to AWS services
 //! (`pkt-dst-aws-service`) and to `egress_allowed_cidrs` count for
 //! neither: a backup to S3 is not an upload to an unknown host.
+//!
+//! What counts, and why:
+//! - an upload is data our host sends on connections that are not a
+//!   server's replies: a web server serving downloads sends gigabytes to
+//!   its clients every hour;
+//! - a flood is UDP, ICMP or any other protocol but TCP, and TCP only when
+//!   `tcp-flags` shows no ACK (a SYN flood): the ACK stream our host sends
+//!   while downloading gigabytes is a million small TCP packets too, and
+//!   without `tcp-flags` (v2) the two cannot be told apart.
 
 use super::{to_unknown_host, Pairs, PeerKey};
 use crate::catalogue::ThresholdKey;
 use crate::config::Config;
+use crate::rules::scan::ACK;
 use crate::rules::{
     Candidate, CandidateSink, FindingContext, Flow, Hits, Rule, RuleId, Subject, Thresholds,
 };
@@ -18,6 +28,9 @@ pub struct Volume {
     rule: RuleId,
     pairs: Pairs<PeerKey>,
 }
+
+/// TCP's protocol number.
+const TCP: u8 = 6;
 
 /// Flows of a pair before its sample ports are kept.
 const DETAIL_FROM: u64 = 8;
@@ -48,16 +61,22 @@ impl Rule for Volume {
 
     #[inline]
     fn observe(&mut self, flow: &Flow<'_>, config: &Config) {
-        if !flow.outbound || !to_unknown_host(flow, config) {
+        if !flow.outbound {
             return;
         }
-        // An upload is what arrived: rejected flows never left. A flood is
-        // a flood whether or not the security group let it out.
-        if self.rule == RuleId::LargeUpload && !flow.accepted() {
-            return;
+        let counts = match self.rule {
+            // What arrived: rejected flows never left.
+            RuleId::LargeUpload => flow.accepted() && !flow.is_reply,
+            // A flood whether or not the security group let it out.
+            _ => match flow.record.protocol {
+                Some(TCP) => !flow.is_reply && flow.record.tcp_flags.is_some_and(|f| f & ACK == 0),
+                _ => true,
+            },
+        };
+        if counts && to_unknown_host(flow, config) {
+            self.pairs
+                .track(PeerKey::of(flow), flow, DETAIL_FROM, config);
         }
-        self.pairs
-            .track(PeerKey::of(flow), flow, DETAIL_FROM, config);
     }
 
     fn candidates(
@@ -67,11 +86,11 @@ impl Rule for Volume {
         floor: &Thresholds,
         out: &mut CandidateSink,
     ) {
-        for (key, hits) in self.pairs.sorted() {
-            let (count, k) = self.measure(hits);
-            if count < floor[k] {
-                continue;
-            }
+        for (key, hits) in self.pairs.sorted_where(|h| {
+            let (count, k) = self.measure(h);
+            count >= floor[k]
+        }) {
+            let (count, _) = self.measure(hits);
             let mut evidence = hits.evidence(&ctx.interfaces).from_source(key.host.addr);
             evidence.count = count;
             out.push(Candidate {
@@ -86,6 +105,10 @@ impl Rule for Volume {
                 label: None,
             });
         }
+    }
+
+    fn outbound_only(&self) -> bool {
+        true
     }
 
     fn limit_hit(&self) -> bool {
