@@ -52,7 +52,7 @@ pub enum RuleId {
 }
 
 /// Which way the rule looks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// The internet acting on our hosts (or a gap in what we see).

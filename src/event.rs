@@ -68,6 +68,9 @@ pub enum Invocation {
     Notices(Vec<Notice>),
     /// An SQS batch: answered with `batchItemFailures`.
     Sqs(Vec<SqsItem>),
+    /// An EventBridge schedule (`Scheduled Event` from `aws.events`): send
+    /// the notifications the rate guard held back.
+    Schedule,
     /// An S3 Batch Operations job: answered per task.
     Batch {
         /// `1.0` or `2.0`.
@@ -288,6 +291,11 @@ pub fn decode(v: &Value) -> Result<Invocation, EventError> {
             tasks: out,
         });
     }
+    if v.get("source").and_then(Value::as_str) == Some("aws.events")
+        && v.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+    {
+        return Ok(Invocation::Schedule);
+    }
     if is_eventbridge(v) {
         return decode_eventbridge(v)
             .map(|n| Invocation::Notices(vec![n]))
@@ -432,6 +440,11 @@ mod tests {
         let sns = json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": s3}}]});
         assert!(matches!(decode(&sns).unwrap(), Invocation::Notices(n) if n.len() == 1));
 
+        let tick = json!({"version": "0", "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+            "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+            "time": "2025-06-26T18:25:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/flowguard-held"], "detail": {}});
+        assert!(matches!(decode(&tick), Ok(Invocation::Schedule)));
         let eb = json!({"source": "aws.s3", "detail-type": "Object Created",
             "detail": {"bucket": {"name": "b"}, "object": {"key": "a b+c.log.gz", "size": 5, "etag": "e", "version-id": "v1"}}});
         let Invocation::Notices(n) = decode(&eb).unwrap() else {

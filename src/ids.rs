@@ -62,6 +62,60 @@ pub fn is_region(v: &[u8]) -> bool {
             .is_some_and(|p| p.iter().all(u8::is_ascii_digit))
 }
 
+/// The AWS partition of a region: `aws-cn` for `cn-*`, `aws-us-gov` for
+/// `us-gov-*`, else `aws`.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// The EC2 console page of an instance or interface id (checked against
+/// its shape, else `None`) in `region` (also checked).
+pub fn ec2_console_url(region: &str, id: &str) -> Option<String> {
+    if !is_region(region.as_bytes()) {
+        return None;
+    }
+    let fragment = if is_instance_id(id.as_bytes()) {
+        format!("InstanceDetails:instanceId={id}")
+    } else if is_interface_id(id.as_bytes()) {
+        format!("NetworkInterface:networkInterfaceId={id}")
+    } else {
+        return None;
+    };
+    let host = match partition(region) {
+        "aws-cn" => format!("{region}.console.amazonaws.cn"),
+        "aws-us-gov" => "console.amazonaws-us-gov.com".to_string(),
+        _ => format!("{region}.console.aws.amazon.com"),
+    };
+    Some(format!(
+        "https://{host}/ec2/home?region={region}#{fragment}"
+    ))
+}
+
+/// The ARN of an instance or interface id (checked against its shape),
+/// in `region` and `account` (checked), else `None`.
+pub fn ec2_arn(region: &str, account: &str, id: &str) -> Option<String> {
+    if !is_region(region.as_bytes()) || !is_account_id(account.as_bytes()) {
+        return None;
+    }
+    let kind = if is_instance_id(id.as_bytes()) {
+        "instance"
+    } else if is_interface_id(id.as_bytes()) {
+        "network-interface"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "arn:{}:ec2:{region}:{account}:{kind}/{id}",
+        partition(region)
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +154,29 @@ mod tests {
             assert!(!f(v.as_bytes()), "{v}");
         }
         assert!(is_region(b"eu-central-2") && is_region(b"cn-north-1"));
+    }
+
+    #[test]
+    fn console_links_and_arns_per_partition() {
+        let i = "i-0123456789abcdef0";
+        assert_eq!(
+            ec2_console_url("us-east-1", i).unwrap(),
+            "https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#InstanceDetails:instanceId=i-0123456789abcdef0"
+        );
+        assert!(ec2_console_url("cn-north-1", i)
+            .unwrap()
+            .starts_with("https://cn-north-1.console.amazonaws.cn/"));
+        assert!(ec2_console_url("us-gov-west-1", "eni-0a1b2c3d")
+            .unwrap()
+            .starts_with(
+            "https://console.amazonaws-us-gov.com/ec2/home?region=us-gov-west-1#NetworkInterface:"
+        ));
+        assert_eq!(ec2_console_url("us-east-1", "i-<x>"), None);
+        assert_eq!(ec2_console_url("us-east-1/../", i), None);
+        assert_eq!(
+            ec2_arn("us-gov-west-1", "123456789012", "eni-0a1b2c3d").unwrap(),
+            "arn:aws-us-gov:ec2:us-gov-west-1:123456789012:network-interface/eni-0a1b2c3d"
+        );
+        assert_eq!(ec2_arn("us-east-1", "unknown", i), None);
     }
 }

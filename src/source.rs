@@ -1,9 +1,9 @@
 //! Where an object came from, and what its key says about it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The identity of one analysed object.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SourceRef {
     /// An S3 object.

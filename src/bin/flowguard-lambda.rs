@@ -12,14 +12,16 @@ use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 
 use flowguard::config::Config;
-use flowguard::correlate::StateStore;
-use flowguard::handler::{Handler, HandlerError};
+use flowguard::handler::{Handler, HandlerError, Store};
 use flowguard::intel::Location;
+use flowguard::io::aws_sinks::AwsSinks;
 use flowguard::io::dynamodb::DynamoStore;
+use flowguard::io::eventbridge::EventBus;
 use flowguard::io::lists::{ListSet, S3Lists};
 use flowguard::io::s3::S3Store;
+use flowguard::io::securityhub::SecurityHub;
 use flowguard::io::sns::SnsPublisher;
-use flowguard::io::{ObjectStore, Publisher};
+use flowguard::io::{ObjectStore, Publisher, Sinks};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -60,11 +62,17 @@ async fn main() -> Result<(), Error> {
         .map(|t| t.0.clone())
         .unwrap_or_default();
     let publisher = Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), topic));
+    let sinks = Arc::new(sinks(&sdk, &config));
     tracing::info!(
         summary_bucket = ?config.lambda.summary_bucket.as_ref().map(|b| &b.0),
         topic = ?config.lambda.topic_arn.as_ref().map(|t| &t.0),
         prefix = %config.lambda.summary_prefix,
         min_severity = %config.publish_min_severity(),
+        security_hub = config.delivery.security_hub.0,
+        event_bus = ?config.delivery.event_bus.as_ref().map(|b| &b.0),
+        enrich = ?config.delivery.enrich,
+        enrich_role = ?config.delivery.enrich_role.as_ref().map(|r| &r.0),
+        max_messages_per_minute = config.delivery.max_messages_per_minute,
         "flowguard-lambda started"
     );
     match &config.state.state_table {
@@ -80,19 +88,40 @@ async fn main() -> Result<(), Error> {
                 aws_sdk_dynamodb::Client::from_conf(ddb),
                 table.0.clone(),
             ));
-            tracing::info!(table = %table.0, window_seconds = config.state.window_seconds, "correlating objects in DynamoDB");
-            Box::pin(serve(
-                Handler::with_state(store, publisher, config, state),
-                lists,
-            ))
-            .await
+            tracing::info!(table = %table.0, window_seconds = config.state.window_seconds, "correlating objects in DynamoDB; SNS messages rate-guarded there");
+            let handler = Handler::with_state(store, publisher, config, state);
+            Box::pin(serve(handler.with_sinks(sinks, None), lists)).await
         }
         None => {
             tracing::warn!(
-                "FLOWGUARD_STATE_TABLE is not set: every object is analysed on its own (no correlation across objects, a message per object with findings)"
+                "FLOWGUARD_STATE_TABLE is not set: every object is analysed on its own (no correlation across objects, a message per object with findings, no rate guard on SNS messages)"
             );
-            Box::pin(serve(Handler::new(store, publisher, config), lists)).await
+            let handler = Handler::new(store, publisher, config);
+            Box::pin(serve(handler.with_sinks(sinks, None), lists)).await
         }
+    }
+}
+
+/// The sinks the configuration turns on, each client built once.
+fn sinks(sdk: &aws_config::SdkConfig, config: &Config) -> AwsSinks {
+    let d = &config.delivery;
+    #[cfg(not(feature = "ec2"))]
+    if d.enrich.is_some() {
+        tracing::warn!("FLOWGUARD_ENRICH is set but this build has no `ec2` feature: findings go out without enrichment");
+    }
+    AwsSinks {
+        security_hub: d
+            .security_hub
+            .0
+            .then(|| SecurityHub::new(aws_sdk_securityhub::Client::new(sdk))),
+        events: d
+            .event_bus
+            .as_ref()
+            .map(|b| EventBus::new(aws_sdk_eventbridge::Client::new(sdk), b.0.clone())),
+        #[cfg(feature = "ec2")]
+        ec2: d
+            .enrich
+            .map(|_| flowguard::io::ec2::Ec2Lookup::new(sdk.clone(), d.enrich_role.clone())),
     }
 }
 
@@ -141,14 +170,15 @@ async fn load_lists(config: &mut Config, source: S3Lists) -> Option<ListSet<S3Li
     }
 }
 
-async fn serve<S, P, D>(
-    handler: Handler<S, P, D>,
+async fn serve<S, P, D, K>(
+    handler: Handler<S, P, D, K>,
     lists: Option<ListSet<S3Lists>>,
 ) -> Result<(), Error>
 where
     S: ObjectStore,
     P: Publisher,
-    D: StateStore + 'static,
+    D: Store,
+    K: Sinks,
 {
     // One invocation at a time: the lock is never contended; it lets an
     // invocation swap in a handler with re-read lists.
@@ -175,10 +205,12 @@ where
                 }
                 handler.clone()
             };
+            handler.learn_identity(&event.context.invoked_function_arn);
             handler.handle(event.payload).await.map_err(|e| Diagnostic {
                 error_type: match e {
                     HandlerError::Event(_) => "UnrecognisedEvent".to_string(),
                     HandlerError::Objects(_) => "ObjectsFailed".to_string(),
+                    HandlerError::Schedule(_) => "HeldNotificationsFailed".to_string(),
                 },
                 error_message: e.to_string(),
             })

@@ -194,7 +194,8 @@ fn rules(config: Option<&Path>, markdown: bool) -> ExitCode {
     };
     if markdown {
         println!("{}", flowguard::report::rules_markdown(&config));
-        print!("{}", flowguard::report::remediation_markdown());
+        println!("{}", flowguard::report::remediation_markdown());
+        print!("{}", flowguard::report::asff_markdown());
         return ExitCode::SUCCESS;
     }
     print!("{}", flowguard::report::rules_text(&config));
@@ -503,7 +504,7 @@ fn analyze_with<S: StateStore>(
         notifications.extend(due.iter().cloned());
         if let Some(c) = correlated.as_mut() {
             // Printed is published, for the CLI.
-            if let Err(e) = block_on(settle(store, c, true, &policy, now())) {
+            if let Err(e) = block_on(settle(store, c, true, &Default::default(), &policy, now())) {
                 eprintln!("flowguard: error: {input}: {e}");
                 failed += 1;
             }

@@ -11,6 +11,7 @@
 //! | `lambda.rs` | [`Lambda`] | summary bucket and prefix, SNS topic |
 //! | `lists.rs` | [`Lists`] | threat and suppression lists |
 //! | `state.rs` | [`Correlation`] | the window, notification lifecycle, state store |
+//! | `delivery.rs` | [`Delivery`] | Security Hub, EventBridge, EC2 enrichment, the email rate guard |
 //!
 //! A new key is one field in the struct of its concern, with its default
 //! in that struct's `Default`; its environment variable follows from its
@@ -23,12 +24,14 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+mod delivery;
 mod detection;
 mod lambda;
 mod lists;
 mod state;
 mod values;
 
+pub use delivery::{Delivery, Enrich, EventBus, GlueName, RolePattern, Switch};
 pub use detection::{Detection, DEFAULT_ADMIN_PORTS, DEFAULT_SENSITIVE_PORTS, DEFAULT_TRUSTED};
 pub use lambda::Lambda;
 pub use lists::Lists;
@@ -71,6 +74,8 @@ pub struct Config {
     pub lists: Lists,
     /// Correlation across objects.
     pub state: Correlation,
+    /// Where findings go besides SNS.
+    pub delivery: Delivery,
     /// Whether the objects are correlated (a state store is in use): set
     /// by the caller, not a key. The engine then also names the subjects
     /// that reach a per-object share of each threshold.
@@ -96,12 +101,13 @@ fn group<T: DeserializeOwned>(
 }
 
 /// The groups, each with the keys it accepts.
-fn groups() -> [&'static [&'static str]; 4] {
+fn groups() -> [&'static [&'static str]; 5] {
     [
         values::field_names::<Detection>(),
         values::field_names::<Lambda>(),
         values::field_names::<Lists>(),
         values::field_names::<Correlation>(),
+        values::field_names::<Delivery>(),
     ]
 }
 
@@ -185,7 +191,7 @@ impl Config {
             });
         };
         let groups = groups();
-        let mut routed: [serde_json::Map<String, serde_json::Value>; 4] = Default::default();
+        let mut routed: [serde_json::Map<String, serde_json::Value>; 5] = Default::default();
         for (key, v) in map {
             match groups.iter().position(|g| g.contains(&key.as_str())) {
                 Some(i) => {
@@ -205,12 +211,13 @@ impl Config {
                 }
             }
         }
-        let [detect, lambda, lists, state] = routed;
+        let [detect, lambda, lists, state, delivery] = routed;
         let config = Config {
             detect: group(detect, &origin)?,
             lambda: group(lambda, &origin)?,
             lists: group(lists, &origin)?,
             state: group(state, &origin)?,
+            delivery: group(delivery, &origin)?,
             correlate: false,
             intel: Arc::default(),
         };
@@ -233,6 +240,14 @@ impl Config {
     /// `medium`).
     pub fn publish_min_severity(&self) -> Severity {
         self.detect.min_severity.unwrap_or(Severity::Medium)
+    }
+
+    /// Whether the Lambda function delivers findings anywhere: an SNS
+    /// topic, Security Hub or an EventBridge bus.
+    pub fn delivers(&self) -> bool {
+        self.lambda.topic_arn.is_some()
+            || self.delivery.security_hub.0
+            || self.delivery.event_bus.is_some()
     }
 }
 

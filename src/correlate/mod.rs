@@ -8,11 +8,14 @@
 //! embedded file for `flowguard analyze --state`, in DynamoDB for the
 //! Lambda function (in [`crate::io`]).
 
+mod error;
+pub mod hold;
 pub mod state;
 pub mod store;
 
 pub use state::{Claim, Contribution, Policy, SubjectState, Verdict};
 
+pub use hold::{Held, HoldStore, MemoryHold};
 pub use store::{block_on, MemoryStore, StateError, StateKey, StateStore, Versioned};
 
 use crate::analyze::Report;
@@ -55,6 +58,23 @@ pub struct Correlated {
     pub requests: u64,
     /// Subjects written.
     pub updates: usize,
+}
+
+impl Correlated {
+    /// The object's claim token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The sinks that already took the notification of `finding_id` (a
+    /// retry, or a claim taken over after a partial send).
+    pub fn already_sent(&self, finding_id: &str) -> &[String] {
+        self.claims
+            .iter()
+            .find(|(k, _, _)| k.pk == finding_id)
+            .and_then(|(_, _, s)| s.claim.as_ref())
+            .map_or(&[], |c| c.sent.as_slice())
+    }
 }
 
 /// The claim token of an object: a short stable hash of its name.
@@ -238,12 +258,15 @@ fn suppressed(config: &Config, c: &Candidate, total: &crate::rules::Evidence, no
         .is_some()
 }
 
-/// Ends the claims of an object: confirmed when its message was published,
-/// released (so a retry notifies) when publishing failed.
+/// Ends the claims of an object: confirmed when every sink took its
+/// notifications (`published`), released (so a retry notifies) when one
+/// failed; `sent` names, per finding id, the sinks that took it before the
+/// failure, so the retry sends it to the others only.
 pub async fn settle<S: StateStore>(
     store: &S,
     correlated: &mut Correlated,
     published: bool,
+    sent: &std::collections::BTreeMap<String, Vec<String>>,
     policy: &Policy,
     now: u64,
 ) -> Result<(), StateError> {
@@ -254,7 +277,8 @@ pub async fn settle<S: StateStore>(
             let next = if published {
                 state::confirm(&state, &correlated.token)
             } else {
-                state::release(&state, &correlated.token)
+                let done = sent.get(&key.pk).map_or(&[][..], Vec::as_slice);
+                state::release_after(&state, &correlated.token, done)
             };
             let Some(next) = next else {
                 break; // no longer ours

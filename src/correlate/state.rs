@@ -99,6 +99,14 @@ pub struct Claim {
     pub before_at: Option<u64>,
     /// `notified_severity` before the claim.
     pub before_severity: Option<Severity>,
+    /// The sinks (`security-hub`, `events`, `sns`) that already took this
+    /// notification: a retry sends it to the others only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sent: Vec<String>,
+    /// The invocation gave up after some sinks took it: any invocation may
+    /// take the claim over at once and finish the sending.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub released: bool,
 }
 
 /// Everything kept about one subject.
@@ -317,6 +325,16 @@ fn claim_if_due(s: &mut SubjectState, object: &str, at: u64, now: u64, policy: &
             // A retry of the object that claimed it: send it again.
             return true;
         }
+        if c.released {
+            // Half sent: this invocation finishes it (to the sinks left).
+            s.claim = Some(Claim {
+                token: object.to_string(),
+                at: now,
+                released: false,
+                ..c
+            });
+            return true;
+        }
         if now.saturating_sub(c.at) < CLAIM_LEASE_SECONDS {
             // Another invocation is sending it.
             return false;
@@ -340,6 +358,8 @@ fn claim_if_due(s: &mut SubjectState, object: &str, at: u64, now: u64, policy: &
         confirmed: false,
         before_at: s.notified_at,
         before_severity: s.notified_severity,
+        sent: Vec::new(),
+        released: false,
     });
     s.notified_at = Some(s.notified_at.map_or(at, |n| n.max(at)));
     s.notified_severity = Some(s.severity);
@@ -361,10 +381,33 @@ pub fn confirm(s: &SubjectState, object: &str) -> Option<SubjectState> {
 /// notification restored, so the retry claims and notifies again. `None`
 /// when the claim is no longer `object`'s.
 pub fn release(s: &SubjectState, object: &str) -> Option<SubjectState> {
+    release_after(s, object, &[])
+}
+
+/// The state after a send failed once the sinks `sent` took the
+/// notification: with none, as [`release`]; with some, the claim stays,
+/// marked released with what was sent, so the next invocation (this
+/// object's retry or any other) sends it to the other sinks only. `None`
+/// when the claim is no longer `object`'s.
+pub fn release_after(s: &SubjectState, object: &str, sent: &[String]) -> Option<SubjectState> {
     let mut s = s.clone();
     let c = s.claim.take().filter(|c| c.token == object)?;
-    s.notified_at = c.before_at;
-    s.notified_severity = c.before_severity;
+    let mut all = c.sent.clone();
+    for x in sent {
+        if !all.contains(x) {
+            all.push(x.clone());
+        }
+    }
+    if all.is_empty() {
+        s.notified_at = c.before_at;
+        s.notified_severity = c.before_severity;
+    } else {
+        s.claim = Some(Claim {
+            sent: all,
+            released: true,
+            ..c
+        });
+    }
     Some(s)
 }
 

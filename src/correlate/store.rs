@@ -13,6 +13,8 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
+pub use super::error::StateError;
+use super::hold::{Held, HoldStore, MemoryHold};
 use super::state::{SubjectState, STATE_VERSION};
 
 /// The key of a subject's state: the partition key and sort key of SPEC
@@ -32,36 +34,6 @@ pub struct Versioned {
     pub version: u64,
     /// The state.
     pub state: SubjectState,
-}
-
-/// Why the store could not be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StateError {
-    /// The store did not answer, or kept throttling: the object is retried.
-    #[error("state store {store}: {message} (retryable)")]
-    Unavailable {
-        /// The store (table or file).
-        store: String,
-        /// What happened.
-        message: String,
-    },
-    /// The store holds something this version cannot read.
-    #[error("state store {store}: {key}: {message}")]
-    Unreadable {
-        /// The store.
-        store: String,
-        /// The item or record.
-        key: String,
-        /// What is wrong with it.
-        message: String,
-    },
-}
-
-impl StateError {
-    /// Whether a retry may succeed.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, StateError::Unavailable { .. })
-    }
 }
 
 /// Subject states, read in batches and written with a condition on their
@@ -128,6 +100,8 @@ pub fn decode(bytes: &[u8]) -> Result<SubjectState, String> {
 pub struct MemoryStore {
     states: Mutex<HashMap<StateKey, Versioned>>,
     requests: AtomicU64,
+    /// The rate guard's counts and held notifications.
+    pub hold: MemoryHold,
 }
 
 impl MemoryStore {
@@ -200,6 +174,47 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
             return out;
         }
         std::thread::yield_now();
+    }
+}
+
+/// The correlation's in-memory store keeps a rate guard too (its
+/// [`MemoryHold`]), so the handler's tests run the rate guard over one
+/// store as the Lambda function does over its DynamoDB table.
+impl HoldStore for MemoryStore {
+    async fn take_message(
+        &self,
+        topic: &str,
+        minute: u64,
+        budget: u64,
+    ) -> Result<bool, StateError> {
+        self.hold.take_message(topic, minute, budget).await
+    }
+
+    async fn hold(&self, topic: &str, held: &Held) -> Result<(), StateError> {
+        self.hold.hold(topic, held).await
+    }
+
+    async fn claim_held(
+        &self,
+        topic: &str,
+        token: &str,
+        now: u64,
+        limit: usize,
+    ) -> Result<Vec<Held>, StateError> {
+        self.hold.claim_held(topic, token, now, limit).await
+    }
+
+    async fn drop_held(&self, topic: &str, token: &str, ids: &[String]) -> Result<(), StateError> {
+        self.hold.drop_held(topic, token, ids).await
+    }
+
+    async fn release_held(
+        &self,
+        topic: &str,
+        token: &str,
+        ids: &[String],
+    ) -> Result<(), StateError> {
+        self.hold.release_held(topic, token, ids).await
     }
 }
 

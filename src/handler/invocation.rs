@@ -1,17 +1,17 @@
 //! The event step: an invocation's payload, decoded into objects
 //! ([`crate::event::decode`]), each object processed, and the answer each
 //! event shape expects: a plain result (S3, SNS, EventBridge), partial batch
-//! failures (SQS), a result code per task (S3 Batch Operations).
+//! failures (SQS), a result code per task (S3 Batch Operations), the held
+//! notifications sent (the schedule).
 
 use serde_json::{json, Value};
 
 use super::outcome::{HandlerError, ObjectFailure, ObjectOutcome, NO_SUCH_OBJECT};
-use super::Handler;
-use crate::correlate::StateStore;
+use super::{Handler, Store};
 use crate::event::{decode, BatchTask, Invocation, Notice};
-use crate::io::{ObjectStore, Publisher};
+use crate::io::{ObjectStore, Publisher, Sinks};
 
-impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
+impl<S: ObjectStore, P: Publisher, D: Store, K: Sinks> Handler<S, P, D, K> {
     /// Handles one invocation payload and returns the response.
     pub async fn handle(&self, payload: Value) -> Result<Value, HandlerError> {
         match decode(&payload)? {
@@ -56,6 +56,16 @@ impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
                 }
                 Ok(json!({ "batchItemFailures": failed }))
             }
+            Invocation::Schedule => match self.send_held().await {
+                Ok(sent) => {
+                    tracing::info!(sent, "schedule: held notifications sent");
+                    Ok(json!({ "held_sent": sent }))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "schedule: sending held notifications failed; the next schedule retries");
+                    Err(HandlerError::Schedule(e))
+                }
+            },
             Invocation::Batch {
                 schema,
                 invocation_id,

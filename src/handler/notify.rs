@@ -1,18 +1,19 @@
 //! The notification steps of one object: correlate it with the state
-//! store and claim what is due, publish, settle the claims, mark the object
-//! processed.
+//! store and claim what is due, settle the claims once delivered
+//! ([`super::deliver`]), mark the object processed.
+
+use std::collections::BTreeMap;
 
 use serde_json::json;
 
 use super::outcome::{Job, ObjectFailure};
-use super::{now, Handler};
+use super::{now, Handler, Store};
 use crate::analyze::Report;
-use crate::correlate::{correlate, settle, Correlated, Policy, StateStore};
-use crate::io::{ObjectStore, Publisher};
-use crate::report::build_message;
+use crate::correlate::{correlate, settle, Correlated, Policy};
+use crate::io::{ObjectStore, Publisher, Sinks};
 use crate::rules::Finding;
 
-impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
+impl<S: ObjectStore, P: Publisher, D: Store, K: Sinks> Handler<S, P, D, K> {
     /// Step 3: with a state store, the window's findings and the
     /// notifications this invocation claimed; without, the object's own
     /// findings, each due when at or above the minimum severity. Marks the
@@ -23,7 +24,7 @@ impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
         report: &mut Report,
     ) -> Result<(Option<Correlated>, Vec<Finding>), ObjectFailure> {
         let min = self.config.publish_min_severity();
-        let will_publish = self.config.lambda.topic_arn.is_some();
+        let will_publish = self.config.delivers();
         let Some(state) = &self.state else {
             let mut due = Vec::new();
             for f in report.findings.iter_mut() {
@@ -52,19 +53,22 @@ impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
         }
     }
 
-    /// Step 6: the claims of the notifications: confirmed once published,
-    /// released when publishing failed, so the retry notifies them.
+    /// Step 6: the claims of the notifications: confirmed once delivered
+    /// (or held by the rate guard, which then owns them), released when a
+    /// sink failed, keeping which sinks took each one (`sent`), so the retry
+    /// sends it to the others only.
     pub(super) async fn settle(
         &self,
         job: &Job<'_>,
         correlated: Option<&mut Correlated>,
         published: bool,
+        sent: &BTreeMap<String, Vec<String>>,
     ) -> Result<(), ObjectFailure> {
         let (Some(state), Some(c)) = (&self.state, correlated) else {
             return Ok(());
         };
         let policy = Policy::of(&self.config, self.config.publish_min_severity());
-        settle(&**state, c, published, &policy, now())
+        settle(&**state, c, published, sent, &policy, now())
             .await
             .map_err(|e| {
                 job.fail(
@@ -73,26 +77,6 @@ impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
                     e.is_retryable(),
                 )
             })
-    }
-
-    /// Step 5: the SNS message of the findings due, if a topic is
-    /// configured and there are any. Returns the message id.
-    pub(super) async fn publish(
-        &self,
-        job: &Job<'_>,
-        report: &Report,
-        due: &[Finding],
-    ) -> Result<Option<String>, ObjectFailure> {
-        if self.config.lambda.topic_arn.is_none() {
-            return Ok(None);
-        }
-        let Some(msg) = build_message(report, due, &job.summaries) else {
-            return Ok(None);
-        };
-        match self.publisher.publish(&msg).await {
-            Ok(id) => Ok(Some(id)),
-            Err(e) => Err(job.fail("publishing findings failed", e.to_string(), e.retryable)),
-        }
     }
 
     /// Step 7: the completion marker, so a duplicate delivery publishes no

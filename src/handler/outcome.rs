@@ -10,7 +10,7 @@ use super::now;
 use crate::analyze::{Counts, Report};
 use crate::config::Config;
 use crate::event::ObjectRef;
-use crate::rules::Severity;
+use crate::rules::{Finding, Severity};
 
 /// What happened to one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,6 +43,17 @@ pub enum ObjectOutcome {
     },
 }
 
+/// What delivering an object's notifications did.
+#[derive(Debug, Default)]
+pub(super) struct Delivered {
+    /// The SNS message id, if one was published.
+    pub message_id: Option<String>,
+    /// Notifications held back by the rate guard.
+    pub held: usize,
+    /// Held notifications sent with this object's message.
+    pub digest: usize,
+}
+
 /// Why one object failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{error}")]
@@ -66,6 +77,9 @@ pub enum HandlerError {
     /// Some objects failed (the others were processed).
     #[error("{} object(s) failed: {}", .0.len(), .0.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; "))]
     Objects(Vec<ObjectFailure>),
+    /// The schedule could not send the held notifications.
+    #[error("sending held notifications failed: {0}")]
+    Schedule(String),
 }
 
 /// One object being processed: its names and the helpers that report on it.
@@ -143,39 +157,38 @@ impl<'a> Job<'a> {
     pub(super) fn processed(
         &self,
         report: &Report,
-        notified: Option<usize>,
+        due: &[Finding],
+        delivered: &Delivered,
         state_requests: u64,
         started: Instant,
     ) -> ObjectOutcome {
-        let published = notified.is_some();
+        let published = delivered.message_id.is_some();
         let counts = report.counts();
         let by_sev = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
-        let suppressed = report.findings.iter().filter(|f| f.suppressed).count();
-        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let metrics = Metrics {
+            counts,
+            findings: [
+                by_sev(Severity::High),
+                by_sev(Severity::Medium),
+                by_sev(Severity::Low),
+            ],
+            suppressed: report.findings.iter().filter(|f| f.suppressed).count(),
+            notifications: due.len() - delivered.held.min(due.len()),
+            held: delivered.held,
+            digest: delivered.digest,
+            state_requests,
+            duration_ms: started.elapsed().as_millis() as u64,
+        };
         for b in &report.bounds {
             tracing::info!(bucket = %self.obj.bucket, key = %self.obj.key, limit = %b.entry(), "bound reached: {}", b.explain());
         }
         tracing::info!(
             bucket = %self.obj.bucket, key = %self.obj.key, records = counts.records, malformed = counts.malformed,
-            findings = report.findings.len(), suppressed, published, notifications = notified.unwrap_or(0),
-            state_requests, elapsed_ms, "processed"
+            findings = report.findings.len(), suppressed = metrics.suppressed, published,
+            notifications = metrics.notifications, held = metrics.held, digest = metrics.digest,
+            state_requests, elapsed_ms = metrics.duration_ms, "processed"
         );
-        println!(
-            "{}",
-            emf_line(
-                now() * 1000,
-                counts,
-                [
-                    by_sev(Severity::High),
-                    by_sev(Severity::Medium),
-                    by_sev(Severity::Low)
-                ],
-                suppressed,
-                notified.unwrap_or(0),
-                state_requests,
-                elapsed_ms
-            )
-        );
+        println!("{}", emf_line(now() * 1000, &metrics));
         ObjectOutcome::Processed {
             bucket: self.obj.bucket.clone(),
             key: self.obj.key.clone(),
@@ -187,6 +200,27 @@ impl<'a> Job<'a> {
     }
 }
 
+/// One object's metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Metrics {
+    /// Record counts.
+    pub counts: Counts,
+    /// Findings by severity: high, medium, low.
+    pub findings: [usize; 3],
+    /// Of which suppressed.
+    pub suppressed: usize,
+    /// Notifications delivered (not held).
+    pub notifications: usize,
+    /// Notifications the rate guard held.
+    pub held: usize,
+    /// Held notifications sent as a digest with this object's message.
+    pub digest: usize,
+    /// Requests to the state store.
+    pub state_requests: u64,
+    /// Wall time of the object.
+    pub duration_ms: u64,
+}
+
 /// Outcome reason for the function's own summary output.
 pub const OWN_OUTPUT: &str = "summary output of flowguard";
 /// Outcome reason for an object whose completion marker exists.
@@ -194,17 +228,8 @@ pub const ALREADY_PROCESSED: &str = "already processed";
 /// Outcome reason for an object deleted before it was read.
 pub const NO_SUCH_OBJECT: &str = "object no longer exists";
 
-/// A CloudWatch Embedded Metric Format line for one object: `findings`
-/// by severity (high, medium, low), of which `suppressed`.
-pub fn emf_line(
-    timestamp_ms: u64,
-    counts: Counts,
-    findings: [usize; 3],
-    suppressed: usize,
-    notifications: usize,
-    state_requests: u64,
-    duration_ms: u64,
-) -> String {
+/// A CloudWatch Embedded Metric Format line for one object.
+pub fn emf_line(timestamp_ms: u64, m: &Metrics) -> String {
     json!({
         "_aws": {
             "Timestamp": timestamp_ms,
@@ -220,21 +245,25 @@ pub fn emf_line(
                     {"Name": "FindingsLow", "Unit": "Count"},
                     {"Name": "Suppressed", "Unit": "Count"},
                     {"Name": "Notifications", "Unit": "Count"},
+                    {"Name": "NotificationsHeld", "Unit": "Count"},
+                    {"Name": "DigestSent", "Unit": "Count"},
                     {"Name": "StateRequests", "Unit": "Count"},
                     {"Name": "Duration", "Unit": "Milliseconds"}
                 ]
             }]
         },
         "Objects": 1,
-        "Records": counts.records,
-        "MalformedRecords": counts.malformed,
-        "FindingsHigh": findings[0],
-        "FindingsMedium": findings[1],
-        "FindingsLow": findings[2],
-        "Suppressed": suppressed,
-        "Notifications": notifications,
-        "StateRequests": state_requests,
-        "Duration": duration_ms,
+        "Records": m.counts.records,
+        "MalformedRecords": m.counts.malformed,
+        "FindingsHigh": m.findings[0],
+        "FindingsMedium": m.findings[1],
+        "FindingsLow": m.findings[2],
+        "Suppressed": m.suppressed,
+        "Notifications": m.notifications,
+        "NotificationsHeld": m.held,
+        "DigestSent": m.digest,
+        "StateRequests": m.state_requests,
+        "Duration": m.duration_ms,
     })
     .to_string()
 }

@@ -2,25 +2,26 @@
 //! and analyse it, write its summaries; then hand over to the
 //! notification steps ([`super::notify`]).
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::outcome::{
     Job, ObjectFailure, ObjectOutcome, ALREADY_PROCESSED, NO_SUCH_OBJECT, OWN_OUTPUT,
 };
-use super::{now, Handler};
+use super::{now, Handler, Store};
 use crate::analyze::{AnalyzeError, Report};
-use crate::correlate::StateStore;
 use crate::event::ObjectRef;
 use crate::io::ranged::StoreRanges;
-use crate::io::{ObjectStore, OpenedObject, Publisher, StoreError};
+use crate::io::{ObjectStore, OpenedObject, Publisher, Sinks, StoreError};
 use crate::source::SourceRef;
 use crate::stream::analyze_object;
 
-impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
+impl<S: ObjectStore, P: Publisher, D: Store, K: Sinks> Handler<S, P, D, K> {
     /// Processes one object end to end, in named steps: [`Self::decide`]
     /// (skip the function's own output, a deleted object, an object already
     /// processed), [`Self::analyse`] (stream and analyse), [`Self::write_summaries`],
-    /// [`Self::publish`], [`Self::mark`]. Every failure is logged once, by
+    /// enrichment, delivery to every sink ([`Self::deliver`]), the claims
+    /// settled, [`Self::mark`]. Every failure is logged once, by
     /// [`Job::fail`], with the bucket and key.
     pub async fn process(&self, obj: &ObjectRef) -> Result<ObjectOutcome, ObjectFailure> {
         let started = Instant::now();
@@ -39,20 +40,21 @@ impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
                 return Err(failure);
             }
         };
+        let mut due = due;
+        self.enrich(&job, &mut report, &mut due).await;
         self.write_summaries(&job, &report).await?;
-        let published = self.publish(&job, &report, &due).await;
-        self.settle(&job, correlated.as_mut(), published.is_ok())
-            .await?;
-        let message_id = published?;
-        self.mark(&job, &marker, &report, message_id.as_deref())
+        let delivered = self.deliver(&job, &report, &due, correlated.as_ref()).await;
+        let no_sends = BTreeMap::new();
+        let (ok, sent) = match &delivered {
+            Ok(_) => (true, &no_sends),
+            Err(u) => (false, &u.sent),
+        };
+        self.settle(&job, correlated.as_mut(), ok, sent).await?;
+        let delivered = delivered.map_err(|u| u.failure)?;
+        self.mark(&job, &marker, &report, delivered.message_id.as_deref())
             .await;
         let requests = correlated.as_ref().map_or(0, |c| c.requests);
-        Ok(job.processed(
-            &report,
-            message_id.as_ref().map(|_| due.len()),
-            requests,
-            started,
-        ))
+        Ok(job.processed(&report, &due, &delivered, requests, started))
     }
 
     /// Step 1: whether to process the object at all. Opens it (the body is
@@ -108,7 +110,7 @@ impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
 }
 
 /// Reading and writing: the analysis and its summaries.
-impl<S: ObjectStore, P: Publisher, D: StateStore + 'static> Handler<S, P, D> {
+impl<S: ObjectStore, P: Publisher, D: Store, K: Sinks> Handler<S, P, D, K> {
     /// Step 2: streams the body through the engine on a blocking thread (a
     /// Parquet object, known by its first bytes, is read by ranged GETs of
     /// the version opened instead). A panic there is a bug, reported as a

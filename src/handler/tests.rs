@@ -205,11 +205,22 @@ async fn a_suppressed_finding_is_written_and_never_published() {
 
 #[test]
 fn emf_counts_suppressed_findings() {
-    let line = emf_line(1, Counts::default(), [2, 1, 0], 1, 2, 0, 5);
-    let v: Value = serde_json::from_str(&line).unwrap();
+    let m = Metrics {
+        counts: Counts::default(),
+        findings: [2, 1, 0],
+        suppressed: 1,
+        notifications: 2,
+        held: 3,
+        digest: 4,
+        state_requests: 0,
+        duration_ms: 5,
+    };
+    let v: Value = serde_json::from_str(&emf_line(1, &m)).unwrap();
     assert_eq!(v["Suppressed"], 1);
     assert_eq!(v["FindingsHigh"], 2);
     assert_eq!(v["Notifications"], 2);
+    assert_eq!(v["NotificationsHeld"], 3);
+    assert_eq!(v["DigestSent"], 4);
     let names: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
         .as_array()
         .unwrap()

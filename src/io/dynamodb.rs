@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 
+use crate::correlate::hold::{Held, HoldStore, HOLD_LEASE_SECONDS, HOLD_TTL_SECONDS};
 use crate::correlate::store::{decode, encode, StateError, StateKey, StateStore, Versioned};
 use crate::correlate::SubjectState;
 
@@ -194,4 +195,218 @@ where
         (Some(code), None) => code.to_string(),
         _ => crate::flowlog::format::truncate(&DisplayErrorContext(e).to_string(), 300).to_string(),
     }
+}
+
+/// The partition key of a topic's items of kind `kind` (`rate`, `held`):
+/// a hash of the topic ARN, so the key says nothing of it.
+fn topic_pk(kind: &str, topic: &str) -> String {
+    format!("{kind}#{:016x}", crate::hash::fnv1a64(topic.as_bytes()))
+}
+
+impl DynamoStore {
+    fn conditional<E, R>(
+        &self,
+        r: Result<
+            R,
+            aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+        >,
+    ) -> Result<bool, StateError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(self.unavailable(describe(&e))),
+        }
+    }
+
+    /// The held notification of `item`, unless someone claimed it after
+    /// `stale`.
+    fn unclaimed(&self, item: &HashMap<String, AttributeValue>, stale: u64) -> Option<Held> {
+        let claimed_at = match item.get("claim_at") {
+            Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
+            _ => None,
+        };
+        if claimed_at.is_some_and(|at| at > stale) {
+            return None;
+        }
+        let Some(AttributeValue::B(b)) = item.get("held") else {
+            return None;
+        };
+        let held = gunzip(b.as_ref()).and_then(|j| serde_json::from_slice::<Held>(&j).ok());
+        if held.is_none() {
+            tracing::warn!(table = %self.table, "a held notification cannot be read; left in place");
+        }
+        held
+    }
+
+    fn held_key(topic: &str, id: &str) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("pk".to_string(), AttributeValue::S(topic_pk("held", topic))),
+            ("sk".to_string(), AttributeValue::S(id.to_string())),
+        ])
+    }
+}
+
+/// The rate guard in the state table: a counter item per topic and minute
+/// (`rate#…`, `minute#…`, TTL an hour later) raised by a conditional
+/// `UpdateItem`, and one item per held notification (`held#…`, the
+/// notification's id) claimed by a conditional update.
+impl HoldStore for DynamoStore {
+    async fn take_message(
+        &self,
+        topic: &str,
+        minute: u64,
+        budget: u64,
+    ) -> Result<bool, StateError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(topic_pk("rate", topic)))
+            .key("sk", AttributeValue::S(format!("minute#{minute}")))
+            .update_expression("ADD messages :one SET expires_at = :exp")
+            .condition_expression("attribute_not_exists(messages) OR messages < :budget")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":budget", AttributeValue::N(budget.to_string()))
+            .expression_attribute_values(
+                ":exp",
+                AttributeValue::N((minute * 60 + 3600).to_string()),
+            )
+            .send()
+            .await;
+        self.conditional(r)
+    }
+
+    async fn hold(&self, topic: &str, held: &Held) -> Result<(), StateError> {
+        let body = serde_json::to_vec(held).map_err(|e| self.unavailable(e.to_string()))?;
+        let mut item = Self::held_key(topic, &held.id);
+        item.insert("held".into(), AttributeValue::B(Blob::new(gzip(&body))));
+        item.insert(
+            "held_at".into(),
+            AttributeValue::N(held.held_at.to_string()),
+        );
+        item.insert(
+            "expires_at".into(),
+            AttributeValue::N((held.held_at + HOLD_TTL_SECONDS).to_string()),
+        );
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        // Already held (a retry of the same object): nothing to do.
+        self.conditional(r).map(|_| ())
+    }
+
+    async fn claim_held(
+        &self,
+        topic: &str,
+        token: &str,
+        now: u64,
+        limit: usize,
+    ) -> Result<Vec<Held>, StateError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(topic_pk("held", topic)))
+            .consistent_read(true)
+            .limit(i32::try_from(limit.saturating_mul(2).max(1)).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| self.unavailable(describe(&e)))?;
+        let stale = now.saturating_sub(HOLD_LEASE_SECONDS);
+        let mut candidates: Vec<Held> = out
+            .items()
+            .iter()
+            .filter_map(|item| self.unclaimed(item, stale))
+            .collect();
+        candidates.sort_by_key(|h| h.held_at);
+        let mut claimed = Vec::new();
+        for h in candidates.into_iter().take(limit) {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let r = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::held_key(topic, &h.id)))
+                .update_expression("SET claim_token = :t, claim_at = :now")
+                .condition_expression("attribute_exists(pk) AND (attribute_not_exists(claim_at) OR claim_at <= :stale)")
+                .expression_attribute_values(":t", AttributeValue::S(token.to_string()))
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .expression_attribute_values(":stale", AttributeValue::N(stale.to_string()))
+                .send()
+                .await;
+            if self.conditional(r)? {
+                claimed.push(h);
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn drop_held(&self, topic: &str, token: &str, ids: &[String]) -> Result<(), StateError> {
+        for id in ids {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let r = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::held_key(topic, id)))
+                .condition_expression("claim_token = :t")
+                .expression_attribute_values(":t", AttributeValue::S(token.to_string()))
+                .send()
+                .await;
+            self.conditional(r)?;
+        }
+        Ok(())
+    }
+
+    async fn release_held(
+        &self,
+        topic: &str,
+        token: &str,
+        ids: &[String],
+    ) -> Result<(), StateError> {
+        for id in ids {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let r = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::held_key(topic, id)))
+                .update_expression("REMOVE claim_token, claim_at")
+                .condition_expression("claim_token = :t")
+                .expression_attribute_values(":t", AttributeValue::S(token.to_string()))
+                .send()
+                .await;
+            self.conditional(r)?;
+        }
+        Ok(())
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let _ = gz.write_all(bytes);
+    gz.finish().unwrap_or_default()
+}
+
+fn gunzip(bytes: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .take(16 << 20)
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(out)
 }

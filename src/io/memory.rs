@@ -52,6 +52,13 @@ impl MemoryStore {
         }
     }
 
+    /// Deletes an object.
+    pub fn remove(&self, bucket: &str, key: &str) {
+        if let Ok(mut o) = self.objects.lock() {
+            o.remove(&(bucket.to_string(), key.to_string()));
+        }
+    }
+
     /// Keys in a bucket.
     pub fn keys(&self, bucket: &str) -> Vec<String> {
         self.objects

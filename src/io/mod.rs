@@ -9,10 +9,19 @@
 use std::future::Future;
 use std::io::Read;
 
+use crate::report::asff::Asff;
+use crate::report::events::EventEntry;
 use crate::report::SnsMessage;
+use crate::rules::InterfaceDetails;
 
 #[cfg(feature = "aws")]
+pub mod aws_sinks;
+#[cfg(feature = "aws")]
 pub mod dynamodb;
+#[cfg(feature = "ec2")]
+pub mod ec2;
+#[cfg(feature = "aws")]
+pub mod eventbridge;
 pub mod fs;
 pub mod lists;
 #[cfg(test)]
@@ -21,6 +30,8 @@ pub(crate) mod memory;
 pub mod ranged;
 #[cfg(feature = "aws")]
 pub mod s3;
+#[cfg(feature = "aws")]
+pub mod securityhub;
 #[cfg(feature = "aws")]
 pub mod sns;
 #[cfg(feature = "cli")]
@@ -149,4 +160,88 @@ pub trait Publisher: Send + Sync + 'static {
         &self,
         message: &SnsMessage,
     ) -> impl Future<Output = Result<String, PublishError>> + Send;
+}
+
+/// A failure of a delivery sink (Security Hub, EventBridge, EC2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{sink}: {message}")]
+pub struct SinkError {
+    /// The sink, e.g. `Security Hub`.
+    pub sink: &'static str,
+    /// What happened.
+    pub message: String,
+    /// Whether a retry may succeed.
+    pub retryable: bool,
+}
+
+/// One item a sink did not take: its id, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The finding id.
+    pub id: String,
+    /// The sink's error code and message.
+    pub error: String,
+}
+
+/// Where notified findings go besides SNS (SPEC section 10). Each method
+/// is called only when its part is configured.
+pub trait Sinks: Send + Sync + 'static {
+    /// `BatchImportFindings` of at most 100 findings: the ones Security Hub
+    /// did not take (`FailedFindings`).
+    fn import_findings(
+        &self,
+        findings: &[Asff],
+    ) -> impl Future<Output = Result<Vec<Rejected>, SinkError>> + Send;
+
+    /// `PutEvents` of at most 10 entries: the ones EventBridge did not take.
+    fn put_events(
+        &self,
+        entries: &[EventEntry],
+    ) -> impl Future<Output = Result<Vec<Rejected>, SinkError>> + Send;
+
+    /// `DescribeNetworkInterfaces` of interfaces of `account` in `region`;
+    /// `foreign` when that is not the function's account (a role is
+    /// assumed for it).
+    fn describe_interfaces(
+        &self,
+        account: &str,
+        region: &str,
+        interface_ids: &[String],
+        foreign: bool,
+    ) -> impl Future<Output = Result<Vec<InterfaceDetails>, SinkError>> + Send;
+}
+
+/// No sink configured: every call is an error (the handler never makes
+/// one unless the configuration turned the part on).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoSinks;
+
+impl NoSinks {
+    fn off(sink: &'static str) -> SinkError {
+        SinkError {
+            sink,
+            message: "not configured in this build".into(),
+            retryable: false,
+        }
+    }
+}
+
+impl Sinks for NoSinks {
+    async fn import_findings(&self, _: &[Asff]) -> Result<Vec<Rejected>, SinkError> {
+        Err(NoSinks::off("Security Hub"))
+    }
+
+    async fn put_events(&self, _: &[EventEntry]) -> Result<Vec<Rejected>, SinkError> {
+        Err(NoSinks::off("EventBridge"))
+    }
+
+    async fn describe_interfaces(
+        &self,
+        _: &str,
+        _: &str,
+        _: &[String],
+        _: bool,
+    ) -> Result<Vec<InterfaceDetails>, SinkError> {
+        Err(NoSinks::off("EC2"))
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::catalogue::{render, ThresholdKey, CATALOGUE};
+use crate::catalogue::{render, Direction, RuleId, ThresholdKey, CATALOGUE};
 use crate::config::Config;
 use crate::net::PortSet;
 use crate::rules::service_name;
@@ -109,6 +109,27 @@ pub fn remediation_markdown() -> String {
     let mut out = String::from("| rule id | what to do |\n|---|---|\n");
     for s in &CATALOGUE {
         let _ = writeln!(out, "| `{}` | {} |", s.name, cell(s.remediation));
+    }
+    out
+}
+
+/// The Security Hub mapping of each rule: its ASFF `Types` and `Action`.
+pub fn asff_markdown() -> String {
+    let mut out = String::from("| rule id | ASFF `Types` | `Action` |\n|---|---|---|\n");
+    for s in &CATALOGUE {
+        let action = match (s.id, s.direction) {
+            (RuleId::PortScan, _) => {
+                "`PORT_PROBE` (ports probed on our addresses, the remote address)"
+            }
+            (RuleId::SkippedRecords, _) => "none (a gap in the log, no connection)",
+            (_, Direction::Outbound) => "`NETWORK_CONNECTION` `OUT` (the peer and its port)",
+            (_, Direction::Inbound) => "`NETWORK_CONNECTION` `IN` (the remote address, our port)",
+            (_, Direction::Either) => {
+                "`NETWORK_CONNECTION`, `OUT` when our host opened the connection, else `IN`"
+            }
+        };
+        let types: Vec<String> = s.asff_types.iter().map(|t| format!("`{t}`")).collect();
+        let _ = writeln!(out, "| `{}` | {} | {action} |", s.name, types.join(", "));
     }
     out
 }

@@ -1,12 +1,16 @@
-//! Rendering findings: a readable text report for the CLI and the SNS
-//! message of SPEC §5.
+//! Rendering findings: a readable text report for the CLI, the SNS
+//! message of SPEC §5 and its email, and the forms SPEC §10's sinks take:
+//! ASFF for Security Hub and EventBridge events.
 
+pub mod asff;
 pub mod catalogue;
+pub mod email;
+pub mod events;
 pub mod sns;
 pub mod text;
 
-pub use catalogue::{remediation_markdown, rules_markdown, rules_text};
-pub use sns::{build_message, SnsMessage};
+pub use catalogue::{asff_markdown, remediation_markdown, rules_markdown, rules_text};
+pub use sns::{build, build_message, findings_object, MessageInput, SnsMessage};
 pub use text::{render_notifications, render_text};
 
 use crate::rules::Finding;

@@ -2,7 +2,7 @@
 //! section 2, built from a [`Candidate`]'s subject and the [`Evidence`] that
 //! made it fire (one object's, or a window's).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::evidence::{Candidate, Evidence, Subject};
 use super::title::title;
@@ -16,7 +16,7 @@ use crate::source::SourceRef;
 use crate::time::rfc3339;
 
 /// One security finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable id of the subject: a hash of account, region, rule and
     /// subject, the same across objects and days.
@@ -46,6 +46,9 @@ pub struct Finding {
     pub vpc_ids: Vec<String>,
     /// Subnets of those interfaces (capped).
     pub subnet_ids: Vec<String>,
+    /// What EC2 says about those interfaces (enrichment, SPEC section 10;
+    /// empty unless enabled, and for findings not notified).
+    pub resources: Vec<InterfaceDetails>,
     /// The actor: the source address for attacker rules, the listed
     /// address for threat-list matches; none for an exposed service seen
     /// from many sources, or an interface.
@@ -82,7 +85,7 @@ pub struct Finding {
     /// The object the flows came from.
     pub source: SourceRef,
     /// MITRE ATT&CK technique ids.
-    pub mitre_attack: Vec<&'static str>,
+    pub mitre_attack: Vec<String>,
     /// Whether processing this object notified it (published it, or
     /// printed it as a notification).
     pub notified: bool,
@@ -96,6 +99,50 @@ pub struct Finding {
     pub suppressed: bool,
     /// The reason of that entry.
     pub suppression_reason: Option<String>,
+}
+
+/// An interface of a finding as EC2 describes it (`DescribeNetworkInterfaces`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceDetails {
+    /// The interface id.
+    pub interface_id: String,
+    /// `interface`, `nat_gateway`, `network_load_balancer`, `gateway_load_balancer_endpoint`,
+    /// `vpc_endpoint`, `lambda`, ... (EC2's `InterfaceType`).
+    pub interface_type: Option<String>,
+    /// The interface's description (a NAT gateway's names the gateway, a
+    /// load balancer's names it).
+    pub description: Option<String>,
+    /// The instance it is attached to.
+    pub instance_id: Option<String>,
+    /// Its security groups.
+    pub security_group_ids: Vec<String>,
+    /// Its VPC.
+    pub vpc_id: Option<String>,
+    /// Its subnet.
+    pub subnet_id: Option<String>,
+    /// Its `Name` tag.
+    pub name: Option<String>,
+}
+
+impl InterfaceDetails {
+    /// What the interface is, for a person: `NAT gateway`, `load balancer`,
+    /// `instance`, or its EC2 type.
+    pub fn kind(&self) -> &str {
+        match self.interface_type.as_deref() {
+            Some("nat_gateway") => "NAT gateway",
+            Some(
+                "network_load_balancer"
+                | "load_balancer"
+                | "gateway_load_balancer"
+                | "gateway_load_balancer_endpoint",
+            ) => "load balancer",
+            Some("vpc_endpoint") => "VPC endpoint",
+            Some("lambda") => "Lambda function",
+            Some("interface") | None if self.instance_id.is_some() => "instance",
+            Some("interface") | None => "interface",
+            Some(other) => other,
+        }
+    }
 }
 
 /// The `finding_id` of a subject: `fg-` and 16 hex digits of a stable hash
@@ -151,7 +198,11 @@ impl Finding {
             first_seen: evidence.first.map(rfc3339),
             last_seen: evidence.last.map(rfc3339),
             source: ctx.source.clone(),
-            mitre_attack: techniques(rule, evidence),
+            mitre_attack: techniques(rule, evidence)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            resources: Vec::new(),
             notified: false,
             occurrences: 1,
             window_flows: evidence.count,

@@ -27,7 +27,7 @@ mod threat;
 mod title;
 
 pub use evidence::{Candidate, Evidence, ScanTarget, Subject};
-pub use finding::{finding_id, CandidateSink, Finding};
+pub use finding::{finding_id, CandidateSink, Finding, InterfaceDetails};
 pub use hits::Hits;
 pub use inbound::{AdminPortBruteForce, Exposure, PortScan, RejectedTraffic};
 pub use interfaces::{AccountTable, InterfaceMeta, InterfaceTable, Resources};

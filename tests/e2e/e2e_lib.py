@@ -35,6 +35,7 @@ FINDING_FIELDS = (
     "src_addr", "src_addrs", "dst_addrs", "dst_ports", "distinct_src_addrs", "distinct_dst_addrs",
     "distinct_dst_ports", "protocol", "flows", "packets", "bytes", "first_seen", "last_seen",
     "source", "mitre_attack", "notified", "occurrences", "window_flows", "suppressed", "suppression_reason",
+    "resources",
 )
 FILES_FIELDS = (
     "source", "records", "ok", "nodata", "skipdata", "malformed", "first_start", "last_end",

@@ -11,6 +11,13 @@
             400 ThrottlingException without reaching moto ...
         proxy.throttled          # how many were
 
+        proxy.answer("/findings/import", lambda body: (200, b'{...}'), count=2)
+        ... the next 2 requests whose path or X-Amz-Target contains the string
+            are answered by the function (given the request body) without
+            reaching moto: an API's partial failures (FailedFindings,
+            FailedEntryCount) ...
+        proxy.answered           # (match, request body) of each
+
 It listens on 127.0.0.1 only and forwards every request to the upstream
 (moto), one upstream connection per client connection, keep-alive included.
 Requests and responses are framed (Content-Length, chunked, or until close)
@@ -30,7 +37,7 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 _MAX_HEAD = 64 * 1024
 
@@ -181,6 +188,17 @@ class _Discard:
         pass
 
 
+class _Collect:
+    """A socket-like sink that keeps a request body (chunk framing and all
+    for a chunked one; the SDKs send Content-Length)."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def sendall(self, data: bytes) -> None:
+        self.data += data
+
+
 _THROTTLE_BODY = (b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException",'
                   b'"message":"Rate of requests exceeds the allowed throughput."}')
 _THROTTLED = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.0\r\n"
@@ -208,9 +226,11 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._fault: tuple[str, int, tuple[str, ...]] | None = None
         self._throttle: dict[str, int] = {}
+        self._answers: dict[str, tuple[Callable[[bytes], tuple[int, bytes]], int | None]] = {}
+        self.answered: list[tuple[str, bytes]] = []
         self.throttled: list[str] = []
         self.cuts: list[Cut] = []
-        self.requests: list[tuple[str, str, int]] = []  # (method, path, status)
+        self.requests: list[tuple[str, str, int]] = []  # (method, path, status) forwarded to upstream
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -247,10 +267,28 @@ class FaultProxy:
                     return True
         return False
 
+    def answer(self, match: str, respond: Callable[[bytes], tuple[int, bytes]], count: int | None = None) -> None:
+        """Answers the next `count` requests (every one when None) whose
+        path or `X-Amz-Target` contains `match` with `respond(body)`, a
+        status and a JSON body, without forwarding them."""
+        with self._lock:
+            self._answers[match] = (respond, count)
+
+    def _answer_for(self, path: str, headers: list[tuple[str, str]]) -> tuple[str, Callable[[bytes], tuple[int, bytes]]] | None:
+        target = _header(headers, "x-amz-target") or ""
+        with self._lock:
+            for match, (respond, left) in self._answers.items():
+                if (match in path or match in target) and (left is None or left > 0):
+                    if left is not None:
+                        self._answers[match] = (respond, left - 1)
+                    return match, respond
+        return None
+
     def clear(self) -> None:
         with self._lock:
             self._fault = None
             self._throttle = {}
+            self._answers = {}
 
     def _fault_for(self, method: str, path: str) -> int | None:
         with self._lock:
@@ -322,6 +360,18 @@ class FaultProxy:
                 if self._throttle_for(headers):
                     _copy_body(client, _Discard(), headers, until_close=False)
                     client.sock.sendall(_THROTTLED)
+                    continue
+                canned = self._answer_for(path, headers)
+                if canned is not None:
+                    body = _Collect()
+                    _copy_body(client, body, headers, until_close=False)
+                    status, reply = canned[1](body.data)
+                    with self._lock:
+                        self.answered.append((canned[0], body.data))
+                    client.sock.sendall(
+                        f"HTTP/1.1 {status} Canned\r\nContent-Type: application/json\r\n"
+                        f"x-amzn-RequestId: faultproxy-answer\r\nContent-Length: {len(reply)}\r\n\r\n".encode()
+                        + reply)
                     continue
                 if upstream is None:
                     upstream = self._connect_upstream()

@@ -320,3 +320,104 @@ def test_summary_put_fails_then_bucket_appears(shape: str, aws: Aws, start_lambd
         assert got[0] == "TemporaryFailure", (
             f"a failed summary PutObject (missing summary bucket) must be retryable, as the README says and as "
             f"a missing SNS topic is: Batch Ops task got {got[0]}: {got[1].get('resultString')}")
+
+
+# --- 5. Security Hub or EventBridge does not take every finding -----------------------------
+
+def hub_rejects_all(body: bytes) -> tuple[int, bytes]:
+    """BatchImportFindings answered with every finding in FailedFindings."""
+    ids = [f["Id"] for f in json.loads(body)["Findings"]]
+    return 200, json.dumps({"FailedCount": len(ids), "SuccessCount": 0, "FailedFindings": [
+        {"Id": i, "ErrorCode": "InternalException", "ErrorMessage": "injected by faultproxy"} for i in ids]}).encode()
+
+
+def bus_fails_all(body: bytes) -> tuple[int, bytes]:
+    """PutEvents answered with every entry failed."""
+    n = len(json.loads(body)["Entries"])
+    return 200, json.dumps({"FailedEntryCount": n, "Entries": [
+        {"ErrorCode": "InternalFailure", "ErrorMessage": "injected by faultproxy"}] * n}).encode()
+
+
+def hub_imports(proxy: FaultProxy) -> int:
+    """BatchImportFindings calls that reached moto."""
+    return sum(1 for m, p, s in proxy.requests if m == "POST" and p.startswith("/findings/import") and s == 200)
+
+
+@pytest.mark.parametrize("shape", L.SHAPES)
+def test_security_hub_and_eventbridge_partial_failures(shape: str, aws: Aws, start_lambda: Any) -> None:
+    import boto3
+
+    from test_correlation import TABLE, create_table
+
+    kw = dict(endpoint_url=aws.endpoint, region_name=L.REGION, aws_access_key_id="testing",
+              aws_secret_access_key="testing")
+    hub = boto3.client("securityhub", **kw)
+    hub.enable_security_hub()
+    events = boto3.client("events", **kw)
+    bus_queue = aws.sqs.create_queue(QueueName="bus-events")["QueueUrl"]
+    events.put_rule(Name="flowguard", EventPattern=json.dumps({"source": ["flowguard"]}))
+    events.put_targets(Rule="flowguard", Targets=[{"Id": "q", "Arn": aws.queue_arn(bus_queue)}])
+    create_table(aws)
+
+    def obj(n: int) -> tuple[str, dict[str, Any]]:
+        key = L.aws_key("20250626T1820Z", f"7a7a7a{n:02x}")
+        aws.put(key, L.gz(L.flowlog_text(L.brute_force_lines(25, src=f"198.51.100.{n}", dst=f"10.0.0.{n}"))))
+        return key, L.event_for(shape, aws.bucket, [key])
+
+    def queued(url: str) -> list[dict[str, Any]]:
+        # moto delivers to SQS subscribers and rule targets within the call.
+        return L.drain_queue(aws.sqs, url, wait=0.5)
+
+    def hub_ids() -> list[str]:
+        return sorted(f["Id"] for f in hub.get_findings()["Findings"])
+
+    with FaultProxy(aws.endpoint) as proxy:
+        fn = start_lambda(AWS_ENDPOINT_URL=proxy.endpoint, FLOWGUARD_STATE_TABLE=TABLE,
+                          FLOWGUARD_SECURITY_HUB="true", FLOWGUARD_EVENT_BUS="default")
+
+        # Two calls with FailedFindings, then Security Hub takes them: the
+        # retries inside the invocation deliver everything once.
+        proxy.answer("/findings/import", hub_rejects_all, count=2)
+        key, event = obj(1)
+        expect_success(shape, deliver(fn, shape, event), fn)
+        assert len(proxy.answered) == 2 and hub_imports(proxy) == 1
+        first = hub_ids()
+        assert len(first) == 2, first
+        assert queued_sources(queued(aws.findings_queue)) == [key]
+        assert len(queued(bus_queue)) == 2
+
+        # FailedFindings on every attempt: the object fails as retryable,
+        # nothing goes to EventBridge or SNS, no marker; the retry delivers.
+        proxy.answer("/findings/import", hub_rejects_all)
+        key, event = obj(2)
+        expect_failure(shape, deliver(fn, shape, event), batch_code="TemporaryFailure",
+                       mentions=[key, "Security Hub", "InternalException"], fn=fn)
+        assert len(proxy.answered) == 2 + 4, "four attempts of the failing call"
+        assert log_lines(fn, "ERROR", message="Security Hub import failed", retryable=True)
+        assert queued(aws.findings_queue) == [] and queued(bus_queue) == []
+        assert len(markers(aws)) == 1
+        proxy.clear()
+        expect_success(shape, deliver(fn, shape, event), fn)
+        assert len(hub_ids()) == 4
+        assert queued_sources(queued(aws.findings_queue)) == [key], "one SNS message on the retry"
+        assert len(queued(bus_queue)) == 2
+
+        # Every PutEvents entry failing: Security Hub took the findings, the
+        # object fails as retryable with no SNS message; the retry sends to
+        # EventBridge and SNS only, once each.
+        proxy.answer("AWSEvents.PutEvents", bus_fails_all)
+        key, event = obj(3)
+        imports = hub_imports(proxy)
+        expect_failure(shape, deliver(fn, shape, event), batch_code="TemporaryFailure",
+                       mentions=[key, "EventBridge", "InternalFailure"], fn=fn)
+        assert log_lines(fn, "ERROR", message="EventBridge PutEvents failed", retryable=True)
+        assert hub_imports(proxy) == imports + 1 and len(hub_ids()) == 6
+        assert queued(aws.findings_queue) == []
+        proxy.clear()
+        expect_success(shape, deliver(fn, shape, event), fn)
+        assert hub_imports(proxy) == imports + 1, "the retry does not import again what Security Hub took"
+        assert queued_sources(queued(aws.findings_queue)) == [key]
+        assert len(queued(bus_queue)) == 2
+        expect_success(shape, deliver(fn, shape, event), fn)
+        assert queued(aws.findings_queue) == [], "a third delivery publishes nothing"
+        assert len(markers(aws)) == 3

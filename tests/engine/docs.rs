@@ -5,7 +5,7 @@
 //! the same.
 
 use flowguard::config::Config;
-use flowguard::report::{remediation_markdown, rules_markdown};
+use flowguard::report::{asff_markdown, remediation_markdown, rules_markdown};
 
 fn readme() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
@@ -43,5 +43,14 @@ fn readme_remediation_table_is_the_catalogue() {
         got,
         remediation_markdown(),
         "README.md's remediation table differs from the catalogue"
+    );
+}
+
+#[test]
+fn readme_security_hub_mapping_is_the_catalogue() {
+    assert_eq!(
+        block(&readme(), "asff"),
+        asff_markdown(),
+        "README.md's Security Hub mapping differs from the catalogue: run scripts/readme_tables.py"
     );
 }

@@ -263,7 +263,15 @@ fn a_suppressed_finding_is_never_claimed_for_notification() {
         let mut report = run(&exposed_and_c2(), &c);
         let mut out = block_on(correlate(&store, &mut report, &c, &policy, NOW)).unwrap();
         let due: Vec<String> = out.due.iter().map(|f| f.rule.to_string()).collect();
-        block_on(settle(&store, &mut out, true, &policy, NOW)).unwrap();
+        block_on(settle(
+            &store,
+            &mut out,
+            true,
+            &Default::default(),
+            &policy,
+            NOW,
+        ))
+        .unwrap();
         let exposed = report
             .findings
             .iter()

@@ -499,7 +499,15 @@ fn run_in_order(objects: &[(String, String)], order: &[usize]) -> (Vec<Seen>, Ve
         for f in &report.findings {
             rows.push((f.rule.to_string(), f.subject.clone(), f.finding_id.clone()));
         }
-        block_on(settle(&store, &mut out, true, &policy, NOW)).unwrap();
+        block_on(settle(
+            &store,
+            &mut out,
+            true,
+            &Default::default(),
+            &policy,
+            NOW,
+        ))
+        .unwrap();
     }
     notified.sort();
     rows.sort();

@@ -56,6 +56,12 @@ ENV_DEFAULTS = {
     "FLOWGUARD_CWL_FIELDS": "",
     "FLOWGUARD_THREAT_LISTS": "",
     "FLOWGUARD_SUPPRESS_LISTS": "",
+    "FLOWGUARD_SECURITY_HUB": "false",
+    "FLOWGUARD_EVENT_BUS": "",
+    "FLOWGUARD_ENRICH": None,  # ec2 when Enrichment is ec2
+    "FLOWGUARD_ENRICH_ROLE": None,  # EnrichRoleArn when enriching
+    "FLOWGUARD_MAX_MESSAGES_PER_MINUTE": 30,
+    "FLOWGUARD_ATHENA_DATABASE": "flowguard",
 }
 
 # Glue schema of the summary tables (SPEC section 3). account, region, dt and
@@ -83,7 +89,9 @@ GLUE_COLUMNS = {
     "rejected_flows bigint, distinct_src_addrs bigint, distinct_dst_addrs bigint, distinct_dst_ports bigint, "
     "first_seen string, last_seen string, source struct<bucket:string,key:string,path:string>, "
     "mitre_attack array<string>, notified boolean, occurrences bigint, window_flows bigint, "
-    "suppressed boolean, suppression_reason string",
+    "suppressed boolean, suppression_reason string, resources array<struct<interface_id:string,"
+    "interface_type:string,description:string,instance_id:string,security_group_ids:array<string>,"
+    "vpc_id:string,subnet_id:string,name:string>>",
 }
 
 NAMED_QUERIES = {
@@ -150,7 +158,7 @@ def function_statements(template: dict, function: dict) -> list[dict]:
 
 def is_write_action(action: str) -> bool:
     service, _, name = action.partition(":")
-    if service not in ("s3", "sns"):
+    if service not in ("s3", "sns", "securityhub", "events", "sts"):
         return False
     return not name.startswith(("Get", "List", "Head", "Describe"))
 
@@ -297,7 +305,8 @@ def key_filter_semantics(key_patterns: list) -> list[tuple[str, str]]:
 
 
 def test_eventbridge_rule_filters_flow_log_objects(template):
-    rules = resources_of_type(template, "AWS::Events::Rule")
+    rules = {k: r for k, r in resources_of_type(template, "AWS::Events::Rule").items()
+             if "EventPattern" in r["Properties"]}
     assert len(rules) == 1, rules
     (rule,) = rules.values()
     assert rule["Condition"] == "IsExistingBucket"
@@ -321,9 +330,12 @@ def test_trigger_modes_are_exclusive(template):
     for name, res in resources.items():
         if res["Type"] in ("AWS::S3::Bucket", "AWS::S3::BucketPolicy"):
             assert res.get("Condition") == "IsNewBucket", name
-        if res["Type"] == "AWS::Events::Rule":
+        # The object-created rule (the schedule of held notifications is
+        # not a trigger: it exists in both modes).
+        schedule = name in ("HeldNotificationsSchedule", "SchedulePermission")
+        if res["Type"] == "AWS::Events::Rule" and not schedule:
             assert res.get("Condition") == "IsExistingBucket", name
-        if res["Type"] == "AWS::Lambda::Permission":
+        if res["Type"] == "AWS::Lambda::Permission" and not schedule:
             expected = {"s3.amazonaws.com": "IsNewBucket", "events.amazonaws.com": "IsExistingBucket"}
             assert res.get("Condition") == expected[res["Properties"]["Principal"]], name
             assert "SourceArn" in res["Properties"], f"{name}: permission without SourceArn"
@@ -577,18 +589,20 @@ def test_state_table_has_the_key_schema_and_ttl_of_spec_7(template, function):
     assert env["FLOWGUARD_STATE_TABLE"] == {"Fn::If": ["Correlate", {"Ref": "StateTable"}, {"Ref": "AWS::NoValue"}]}
 
 
-def test_state_table_access_is_exactly_the_two_calls_on_the_table(template, function):
+def test_state_table_access_is_exactly_the_calls_the_store_makes(template, function):
     statements = [s for s in function_statements(template, function)
                   if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
     assert len(statements) == 1, statements
     (statement,) = statements
     assert statement["Effect"] == "Allow" and "Condition" not in statement
-    assert sorted(as_list(statement["Action"])) == ["dynamodb:BatchGetItem", "dynamodb:PutItem"]
     assert [r for res in as_list(statement["Resource"]) for r in render(res)] == ["${StateTable.Arn}"]
-    # The store makes exactly these calls (src/io/dynamodb.rs).
+    # The store makes exactly these calls (src/io/dynamodb.rs): no Scan, no
+    # table-wide operation.
     source = (REPO / "src" / "io" / "dynamodb.rs").read_text()
     calls = set(re.findall(r"\.(batch_get_item|put_item|get_item|update_item|delete_item|query|scan)\(\)", source))
-    assert calls == {"batch_get_item", "put_item"}, calls
+    assert calls == {"batch_get_item", "put_item", "update_item", "query", "delete_item"}, calls
+    camel = {c: "dynamodb:" + "".join(w.capitalize() for w in c.split("_")) for c in calls}
+    assert sorted(as_list(statement["Action"])) == sorted(camel.values())
 
 
 def test_dashboard_shows_what_the_function_does(template, function):
@@ -708,3 +722,85 @@ def test_cfn_lint_is_clean():
     )
     output = (result.stdout + result.stderr).strip()
     assert result.returncode == 0 and output == "", f"cfn-lint exit {result.returncode}:\n{output}"
+
+
+# ---------------------------------------------------------------- delivery (SPEC 10)
+
+
+def conditional_statement(template: dict, sid: str):
+    """(condition, statement) of the role's statement `sid`, which must be
+    behind a condition."""
+    role = template["Resources"]["FunctionRole"]["Properties"]
+    for policy in role["Policies"]:
+        for st in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in st and st["Fn::If"][1].get("Sid") == sid:
+                condition, statement, otherwise = st["Fn::If"]
+                assert otherwise == {"Ref": "AWS::NoValue"}
+                return condition, statement
+    raise AssertionError(f"no conditional statement {sid}")
+
+
+def test_security_hub_import_only_into_the_accounts_default_product(template, function):
+    condition, st = conditional_statement(template, "ImportFindings")
+    assert template["Conditions"][condition] == {"Fn::Equals": [{"Ref": "EnableSecurityHub"}, "true"]}
+    assert as_list(st["Action"]) == ["securityhub:BatchImportFindings"]
+    assert render(st["Resource"]) == [
+        "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default"
+    ]
+    env = function["Properties"]["Environment"]["Variables"]
+    assert env["FLOWGUARD_SECURITY_HUB"] == {"Ref": "EnableSecurityHub"}
+    assert template["Parameters"]["EnableSecurityHub"]["AllowedValues"] == ["true", "false"]
+
+
+def test_events_are_put_on_exactly_the_configured_bus(template, function):
+    condition, st = conditional_statement(template, "PutFindingEvents")
+    assert template["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "EventBusName"}, ""]}]}
+    assert as_list(st["Action"]) == ["events:PutEvents"]
+    arn = "arn:aws:events:eu-west-1:123456789012:event-bus/security"
+    params = {"EventBusName": arn}
+    assert evaluate(st["Resource"], params, {"EventBusIsArn": True}) == arn
+    named = st["Resource"]["Fn::If"][2]
+    assert render(named) == ["arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"]
+    pattern = template["Parameters"]["EventBusName"]["AllowedPattern"]
+    for good in ("", "default", "security-findings", arn):
+        assert pattern_matches(pattern, good), good
+    for bad in ("a bus", "arn:aws:sns:eu-west-1:123456789012:topic", "*"):
+        assert not pattern_matches(pattern, bad), bad
+    env = function["Properties"]["Environment"]["Variables"]
+    assert env["FLOWGUARD_EVENT_BUS"] == {"Ref": "EventBusName"}
+
+
+def test_enrichment_describes_interfaces_and_assumes_only_the_named_role(template, function):
+    condition, st = conditional_statement(template, "DescribeInterfaces")
+    assert condition == "EnrichEc2"
+    # DescribeNetworkInterfaces has no resource-level permissions: the only
+    # "*" resource of the role, for a read.
+    assert as_list(st["Action"]) == ["ec2:DescribeNetworkInterfaces"] and st["Resource"] == "*"
+    condition, st = conditional_statement(template, "AssumeEnrichRole")
+    assert condition == "HasEnrichRole"
+    assert as_list(st["Action"]) == ["sts:AssumeRole"]
+    role = "arn:aws:iam::{account}:role/flowguard-enrich"
+    assert evaluate(st["Resource"], {"EnrichRoleArn": role}, {}) == "arn:aws:iam::*:role/flowguard-enrich"
+    pattern = template["Parameters"]["EnrichRoleArn"]["AllowedPattern"]
+    for good in ("", role, "arn:aws:iam::210987654321:role/path/enrich"):
+        assert pattern_matches(pattern, good), good
+    for bad in ("arn:aws:iam::{account}:user/x", "arn:aws:iam::*:role/x", "role/x"):
+        assert not pattern_matches(pattern, bad), bad
+    env = function["Properties"]["Environment"]["Variables"]
+    assert env["FLOWGUARD_ENRICH"] == {"Fn::If": ["EnrichEc2", "ec2", ""]}
+    assert env["FLOWGUARD_ENRICH_ROLE"] == {"Fn::If": ["HasEnrichRole", {"Ref": "EnrichRoleArn"}, ""]}
+    assert template["Parameters"]["Enrichment"]["AllowedValues"] == ["none", "ec2"]
+
+
+def test_held_notifications_have_a_five_minute_schedule(template, function):
+    rule = template["Resources"]["HeldNotificationsSchedule"]
+    assert rule["Type"] == "AWS::Events::Rule" and rule["Condition"] == "Correlate"
+    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["FlowguardFunction", "Arn"]}
+    permission = template["Resources"]["SchedulePermission"]["Properties"]
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["HeldNotificationsSchedule", "Arn"]}
+    budget = template["Parameters"]["MaxMessagesPerMinute"]
+    # SNS suspends an email subscription above 10 messages a second.
+    assert budget["Default"] == 30 and budget["MaxValue"] <= 600
