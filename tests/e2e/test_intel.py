@@ -88,7 +88,9 @@ def test_lists_in_s3_are_read_at_start_and_match_in_both_directions(aws: Aws, st
     assert (c2["src_addr"], c2["dst_addrs"], c2["dst_ports"]) == (C2, [HOST], [443])
     assert (c2["severity"], c2["flows"], c2["mitre_attack"]) == ("high", 2, ["T1071"])
     assert found["203.0.113.7"]["severity"] == "medium", "the list's severity column"
-    assert found["2001:db8:bad::5"]["title"] == "fd00::10 sent 2.5 KB to 2001:db8:bad::5 (tor-exits.txt)"
+    assert found["2001:db8:bad::5"]["title"] == ("Our host fd00::10 opened 1 connection to 2001:db8:bad::5 and sent "
+                                                 "2.5 KB (tor-exits.txt)")
+    assert found["2001:db8:bad::5"]["direction"] == "outbound"
     # Every match is published (default minimum: medium).
     assert {f["subject"] for f in published(aws) if f["rule"] == "threat-intel-match"} == set(found)
 
