@@ -10,7 +10,7 @@ DEMO := demo-out
 DEMO_KEY := AWSLogs/123456789012/vpcflowlogs/us-east-1/2025/06/26/123456789012_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f67890_20250626T1820Z_5f3c2a1b.log.gz
 DEMO_RECORDS ?= 200000
 
-.PHONY: help demo test test-rust test-py test-arm64 venv build validate deploy invoke bench fuzz lint clean
+.PHONY: help demo test lint-static test-rust test-py test-arm64 venv build validate deploy invoke bench fuzz lint clean
 
 help:
 	@echo "make demo      build, generate a sample with injected attacks, analyse it, show findings and summaries"
@@ -70,10 +70,18 @@ demo:
 	@sed -n '/^== [0-9]* notification/,$$p' $(DEMO)/day-report.txt
 	@echo; echo "Injected attacks (what should be found): $(DEMO)/day-manifest.json"
 
-test: venv lint
-	$(CARGO) build --lib --no-default-features
-	$(CARGO) build --bins
-	$(CARGO) test --all-targets
+# `make test` lints while it builds: clippy-driver as the workspace wrapper
+# (what `cargo clippy` itself sets) checks flowguard's own crates with
+# `-D warnings` as they compile, so the dependencies build once, not once
+# for clippy and again for the tests. `make lint` is the separate check.
+CLIPPY_DRIVER := $(shell rustup which clippy-driver 2>/dev/null || command -v clippy-driver)
+LINTED := RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+
+test: venv lint-static
+	@[ -n "$(CLIPPY_DRIVER)" ] || { echo "clippy-driver not found: rustup component add clippy"; exit 1; }
+	$(LINTED) $(CARGO) build --lib --no-default-features
+	$(LINTED) $(CARGO) build --bins
+	$(LINTED) $(CARGO) test --all-targets
 	$(VPY) -m pytest -q tests/infra tests/summaries tests/formats
 	scripts/with-moto $(VPY) -m pytest -q tests/e2e
 
@@ -120,9 +128,11 @@ test-arm64:
 	  $(CARGO) test --target $(ARM64) --no-default-features --features cli --lib --test tests
 
 # The checks a maintainer relies on; `make test` runs them first.
-lint:
-	$(CARGO) fmt --all -- --check
+lint: lint-static
 	$(CARGO) clippy --all-targets -- -D warnings
+
+lint-static:
+	$(CARGO) fmt --all -- --check
 	$(PYTHON) scripts/item_lengths.py src
 
 clean:

@@ -36,11 +36,13 @@ impl<'c> Engine<'c> {
             counts,
             interfaces,
             accounts,
-            untrusted_fields,
+            mut untrusted_fields,
             account,
             region,
             span,
+            ..
         } = tally;
+        untrusted_fields += interfaces.refused() + accounts.refused();
         let fields = match state {
             State::Failed(reason) => {
                 return Err(AnalyzeError::NotFlowLog {

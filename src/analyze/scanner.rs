@@ -62,6 +62,8 @@ pub(super) struct Tally {
     pub(super) untrusted_fields: u64,
     pub(super) account: Option<String>,
     pub(super) region: Option<String>,
+    /// A `region` value was refused (counted once per object).
+    pub(super) forged_region: bool,
     /// The records' event times.
     pub(super) span: TimeSpan,
 }
@@ -101,11 +103,24 @@ impl Tally {
     /// observations for the same data.
     #[inline]
     fn record<C: TextColumns>(&mut self, r: FlowRecord, cols: &C, out: &mut Vec<Observation>) {
+        // The partition's account and region (S3 key components) only in
+        // their AWS shapes; a forged account is counted by the account
+        // table, a forged region here.
         if self.account.is_none() {
-            self.account = cols.text(Field::ACCOUNT_ID).and_then(safe_component);
+            self.account = cols
+                .text(Field::ACCOUNT_ID)
+                .filter(|a| crate::ids::is_account_id(a.as_bytes()))
+                .and_then(safe_component);
         }
         if self.region.is_none() {
-            self.region = cols.text(Field::REGION).and_then(safe_component);
+            match cols.text(Field::REGION) {
+                Some(r) if crate::ids::is_region(r.as_bytes()) => self.region = safe_component(r),
+                Some(_) if !self.forged_region => {
+                    self.forged_region = true;
+                    self.untrusted_fields += 1;
+                }
+                _ => {}
+            }
         }
         self.span.add(r.start, r.end);
         let interface = cols

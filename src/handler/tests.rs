@@ -18,7 +18,7 @@ fn exposed_ssh() -> Vec<u8> {
     let mut t = String::from("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n");
     for i in 0..25 {
         t.push_str(&format!(
-            "2 123456789012 eni-1 198.51.100.7 10.0.0.5 {} 22 6 10 800 1750961400 1750961460 ACCEPT OK\n",
+            "2 123456789012 eni-00000001 198.51.100.7 10.0.0.5 {} 22 6 10 800 1750961400 1750961460 ACCEPT OK\n",
             40000 + i
         ));
     }
@@ -405,7 +405,7 @@ async fn parquet_objects_are_read_by_ranges_of_the_opened_version() {
         .collect();
     for i in 0..20_000 {
         lines.push(format!(
-            "2 123456789012 eni-2 10.0.{}.{} 10.0.9.9 {} 443 6 3 900 1750961400 1750961460 ACCEPT OK",
+            "2 123456789012 eni-00000002 10.0.{}.{} 10.0.9.9 {} 443 6 3 900 1750961400 1750961460 ACCEPT OK",
             i % 200,
             i % 250,
             30000 + i

@@ -24,6 +24,9 @@ pub struct InterfaceTable {
     /// The slot of the previous lookup: records of one interface often
     /// come in runs.
     last: Option<u32>,
+    /// Distinct interface ids without the `eni-` shape: interned (so
+    /// counted once) but never named in a finding.
+    refused: u64,
 }
 
 impl InterfaceTable {
@@ -47,8 +50,13 @@ impl InterfaceTable {
                     return NO_INTERFACE;
                 };
                 let s = self.names.len() as u32;
+                let forged = !ids::is_interface_id(id);
+                self.refused += u64::from(forged);
                 self.names.push(name.into());
-                self.meta.push(InterfaceMeta::default());
+                self.meta.push(InterfaceMeta {
+                    forged,
+                    ..InterfaceMeta::default()
+                });
                 self.ids.insert(id.into(), s);
                 s
             }
@@ -56,6 +64,11 @@ impl InterfaceTable {
         };
         self.last = Some(slot);
         slot
+    }
+
+    /// Distinct interface ids refused for their shape.
+    pub fn refused(&self) -> u64 {
+        self.refused
     }
 
     /// All names, by slot.
@@ -75,7 +88,7 @@ impl InterfaceTable {
     pub fn wants_meta(&self, slot: u32) -> bool {
         self.meta
             .get(slot as usize)
-            .is_some_and(|m| m.tries < META_TRIES && !m.complete())
+            .is_some_and(|m| m.tries < META_TRIES && !m.forged && !m.complete())
     }
 
     /// Notes the `instance-id`, `vpc-id` and `subnet-id` of one record of
@@ -172,6 +185,9 @@ pub struct InterfaceMeta {
     tries: u8,
     /// Fields whose value was refused (bits 1, 2, 4).
     refused: u8,
+    /// The interface id itself lacks its shape: the interface is never
+    /// named, nor its metadata read.
+    forged: bool,
 }
 
 impl InterfaceMeta {
@@ -190,6 +206,7 @@ pub const MAX_ACCOUNTS: usize = 256;
 pub struct AccountTable {
     ids: Vec<[u8; 12]>,
     last: Option<(u32, [u8; 12])>,
+    refused: RefusedValues,
 }
 
 impl AccountTable {
@@ -202,12 +219,16 @@ impl AccountTable {
                 return *slot;
             }
         }
-        let Ok(id12) = <[u8; 12]>::try_from(id) else {
+        let Ok(id12) = <[u8; 12]>::try_from(id).map_err(|_| ()).and_then(|a| {
+            if ids::is_account_id(&a) {
+                Ok(a)
+            } else {
+                Err(())
+            }
+        }) else {
+            self.refused.note(id);
             return NO_ACCOUNT;
         };
-        if !ids::is_account_id(id) {
-            return NO_ACCOUNT;
-        }
         let slot = match self.ids.iter().position(|a| *a == id12) {
             Some(i) => i as u32,
             None if self.ids.len() < MAX_ACCOUNTS => {
@@ -220,12 +241,49 @@ impl AccountTable {
         slot
     }
 
+    /// Distinct values refused for their shape.
+    pub fn refused(&self) -> u64 {
+        self.refused.count()
+    }
+
     /// The account ids, by slot.
     pub fn into_names(self) -> Vec<String> {
         self.ids
             .iter()
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect()
+    }
+}
+
+/// Distinct refused values remembered, by hash, to count each once.
+const MAX_REFUSED_REMEMBERED: usize = 1024;
+
+/// Counts distinct refused values in bounded memory: once
+/// [`MAX_REFUSED_REMEMBERED`] are remembered, each further refusal of a
+/// value not remembered counts again (an over-count, never a miss).
+#[derive(Debug, Default)]
+pub struct RefusedValues {
+    seen: rustc_hash::FxHashSet<u64>,
+    count: u64,
+}
+
+impl RefusedValues {
+    /// Notes one refused value.
+    pub fn note(&mut self, v: &[u8]) {
+        use std::hash::BuildHasher;
+        let h = rustc_hash::FxBuildHasher.hash_one(v);
+        if self.seen.contains(&h) {
+            return;
+        }
+        if self.seen.len() < MAX_REFUSED_REMEMBERED {
+            self.seen.insert(h);
+        }
+        self.count += 1;
+    }
+
+    /// Distinct refused values noted.
+    pub fn count(&self) -> u64 {
+        self.count
     }
 }
 
@@ -249,8 +307,12 @@ impl Resources {
         }
     }
 
-    /// The interface id of a slot.
+    /// The interface id of a slot, `None` for one without the `eni-`
+    /// shape.
     pub fn get(&self, slot: usize) -> Option<&String> {
+        if self.meta.get(slot).is_none_or(|m| m.forged) {
+            return None;
+        }
         self.names.get(slot)
     }
 
@@ -267,13 +329,12 @@ impl Resources {
                 continue;
             }
             let i = slot as usize;
-            if let Some(n) = self.names.get(i) {
-                extend_capped(
-                    &mut e.interfaces,
-                    std::slice::from_ref(n),
-                    MAX_LISTED_INTERFACES,
-                );
-            }
+            let Some(n) = self.get(i) else { continue };
+            extend_capped(
+                &mut e.interfaces,
+                std::slice::from_ref(n),
+                MAX_LISTED_INTERFACES,
+            );
             let Some(m) = self.meta.get(i) else { continue };
             for (value, list) in [
                 (&m.instance_id, &mut e.instance_ids),
@@ -303,6 +364,7 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(b, c);
         assert_eq!(t.intern(b"eni-\xff"), NO_INTERFACE, "not UTF-8");
+        assert_eq!(t.refused(), 1, "eni-1234 is too short for an interface id");
         assert!(same_bytes(b"", b""));
         assert!(!same_bytes(b"eni-1234", b"eni-1235"));
         assert!(!same_bytes(b"eni-12345678x", b"eni-12345678y"));
@@ -332,6 +394,24 @@ mod tests {
     }
 
     #[test]
+    fn forged_interface_ids_are_never_named() {
+        let mut t = InterfaceTable::default();
+        let good = t.intern(b"eni-0a1b2c3d4e5f60718");
+        let forged = t.intern(b"eni-x'; DROP TABLE findings;--");
+        let url = t.intern(b"https://evil.example/%0d%0a");
+        assert_eq!(t.intern(b"https://evil.example/%0d%0a"), url);
+        assert_eq!(t.refused(), 2);
+        assert!(
+            !t.wants_meta(forged),
+            "a forged interface's metadata is not read"
+        );
+        let r = Resources::new(t, AccountTable::default());
+        let mut e = Evidence::default();
+        r.describe(&[forged, good, url], &mut e);
+        assert_eq!(e.interfaces, ["eni-0a1b2c3d4e5f60718"]);
+    }
+
+    #[test]
     fn accounts_intern_and_refuse_odd_values() {
         let mut t = AccountTable::default();
         let a = t.intern(b"123456789012");
@@ -340,6 +420,8 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(t.intern(b"12345678901x"), NO_ACCOUNT);
         assert_eq!(t.intern(b"1"), NO_ACCOUNT);
+        assert_eq!(t.intern(b"1"), NO_ACCOUNT);
+        assert_eq!(t.refused(), 2, "each distinct value once");
         assert_eq!(t.into_names(), ["123456789012", "210987654321"]);
     }
 }

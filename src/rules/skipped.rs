@@ -50,12 +50,20 @@ impl Rule for SkippedRecords {
             })
             .collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
+        // Interfaces without a name (none, or a forged id) are one subject.
+        let mut merged: Vec<(String, super::Evidence)> = Vec::with_capacity(named.len());
         for (id, hits) in named {
             let mut evidence = hits.evidence(&ctx.interfaces);
             evidence.dst_addrs.clear();
             evidence.dst_ports.clear();
             evidence.distinct_dst = Default::default();
             evidence.distinct_ports = Default::default();
+            match merged.last_mut() {
+                Some((last, e)) if *last == id => e.merge(&evidence),
+                _ => merged.push((id, evidence)),
+            }
+        }
+        for (id, evidence) in merged {
             out.push(Candidate {
                 rule: self.id(),
                 subject: Subject::Interface { id },

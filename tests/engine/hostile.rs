@@ -238,7 +238,7 @@ fn empty_blank_and_header_only_objects_have_no_records() {
 
 /// A line of `len` bytes that looks like a record gone wrong.
 fn huge_line(len: usize) -> String {
-    let mut s = String::from("2 123456789012 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 ACCEPT ");
+    let mut s = String::from("2 123456789012 eni-00000001 10.0.0.1 10.0.0.2 1 2 6 1 1 1 1 ACCEPT ");
     while s.len() < len {
         s.push_str("OKOKOKOKOK");
     }
@@ -563,7 +563,7 @@ fn per_address_state_is_bounded_by_max_tracked() {
         // port that varies, to a few hosts.
         let src = format!("{}.{}.{}.{}", 11 + i / 65536, (i / 256) % 256, i % 256, 7);
         let line = format!(
-            "2 123456789012 eni-1 {src} 10.0.{}.10 40000 {} 6 1 40 {T0} {} REJECT OK",
+            "2 123456789012 eni-00000001 {src} 10.0.{}.10 40000 {} 6 1 40 {T0} {} REJECT OK",
             i % 4,
             10_000 + i % 5_000,
             T0 + 60

@@ -16,3 +16,4 @@ mod rules;
 mod shapes;
 mod summaries;
 mod support;
+mod untrusted;

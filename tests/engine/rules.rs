@@ -490,7 +490,7 @@ fn nodata_and_skipdata_never_reach_the_rules() {
 
     // The AWS shape of SKIPDATA (no addresses), on two interfaces.
     let text = format!(
-        "{}\n2 123456789012 eni-a - - - - - - - {T0} {} - SKIPDATA\n2 123456789012 eni-b - - - - - - - {T0} {} - SKIPDATA\n",
+        "{}\n2 123456789012 eni-0000000a - - - - - - - {T0} {} - SKIPDATA\n2 123456789012 eni-0000000b - - - - - - - {T0} {} - SKIPDATA\n",
         super::support::V2_HEADER,
         T0 + 60,
         T0 + 120
@@ -499,19 +499,19 @@ fn nodata_and_skipdata_never_reach_the_rules() {
     assert_eq!(
         rules_fired(&r),
         vec![
-            ("skipped-records".to_string(), "eni-a".to_string()),
-            ("skipped-records".to_string(), "eni-b".to_string())
+            ("skipped-records".to_string(), "eni-0000000a".to_string()),
+            ("skipped-records".to_string(), "eni-0000000b".to_string())
         ],
         "one finding per interface"
     );
     let f = &r.findings[1];
     assert_eq!(f.flows, 1);
-    assert_eq!(f.interface_ids, vec!["eni-b".to_string()]);
+    assert_eq!(f.interface_ids, vec!["eni-0000000b".to_string()]);
     assert_eq!(f.first_seen.as_deref(), Some("2025-06-26T18:10:00Z"));
     assert_eq!(f.last_seen.as_deref(), Some("2025-06-26T18:12:00Z"));
     assert_eq!(
         f.title,
-        "AWS skipped flow records 1 time on eni-b: traffic in that window is not visible"
+        "AWS skipped flow records 1 time on eni-0000000b: traffic in that window is not visible"
     );
 }
 
