@@ -83,7 +83,7 @@ test: venv lint-static
 	$(LINTED) $(CARGO) build --bins
 	$(LINTED) $(CARGO) test --all-targets
 	$(VPY) -m pytest -q tests/infra tests/summaries tests/formats
-	scripts/with-moto $(VPY) -m pytest -q tests/e2e
+	MOTO_SERVERS=2 scripts/with-moto $(VPY) -m pytest -q -n 2 --dist loadfile tests/e2e
 
 build:
 	@command -v cargo-lambda >/dev/null || [ -x $(VENV)/bin/cargo-lambda ] || \

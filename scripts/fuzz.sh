@@ -16,7 +16,7 @@ set -euo pipefail
 
 SECONDS_PER_TARGET=${1:-60}
 shift || true
-ALL_TARGETS=(parse_line analyze_object decode_event parse_lists)
+ALL_TARGETS=(parse_line analyze_object decode_event parse_lists build_asff build_event merge_state)
 if [[ $# -gt 0 ]]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 
 if ! [[ $SECONDS_PER_TARGET =~ ^[0-9]+$ ]] || [[ $SECONDS_PER_TARGET -lt 1 ]]; then

@@ -227,7 +227,7 @@ pub(crate) fn clip(text: &str, max: usize) -> String {
 }
 
 /// The instance or interface on our side, as ASFF resources.
-fn resources(f: &Finding, partition: &'static str) -> Vec<AsffResource> {
+fn resources(f: &Finding, region: &str, partition: &'static str) -> Vec<AsffResource> {
     let on_our_side = f.instance_ids.iter().map(|i| ("AwsEc2Instance", i)).chain(
         f.interface_ids
             .iter()
@@ -237,9 +237,11 @@ fn resources(f: &Finding, partition: &'static str) -> Vec<AsffResource> {
         .filter_map(|(kind, id)| {
             Some(AsffResource {
                 kind,
+                // Only the finding's own account and region name its
+                // resources (never the function's, in their place).
                 id: ids::ec2_arn(&f.region, &f.account, id)?,
                 partition,
-                region: f.region.clone(),
+                region: region.to_string(),
             })
         })
         .take(1)
@@ -249,7 +251,7 @@ fn resources(f: &Finding, partition: &'static str) -> Vec<AsffResource> {
             kind: "Other",
             id: clip(&f.subject, 512),
             partition,
-            region: f.region.clone(),
+            region: region.to_string(),
         });
     }
     out
@@ -368,7 +370,20 @@ pub struct Product<'a> {
 /// Always under [`MAX_ASFF_BYTES`]: the lists are capped and the texts
 /// clipped to ASFF's limits.
 pub fn asff(f: &Finding, product: Product<'_>, now: u64) -> Asff {
-    let partition = ids::partition(&f.region);
+    // Security Hub refuses a finding whose account is not 12 digits; the
+    // finding's account and region come from the log, so a value without
+    // its shape falls back to the function's own.
+    let account = if ids::is_account_id(f.account.as_bytes()) {
+        f.account.as_str()
+    } else {
+        product.account
+    };
+    let region = if ids::is_region(f.region.as_bytes()) {
+        f.region.as_str()
+    } else {
+        product.region
+    };
+    let partition = ids::partition(region);
     let spec = f.rule.spec();
     let description = clip(
         &format!(
@@ -381,9 +396,16 @@ pub fn asff(f: &Finding, product: Product<'_>, now: u64) -> Asff {
             f.flows,
             f.packets,
             f.bytes,
-            match f.instance_ids.as_slice() {
+            match f
+                .instance_ids
+                .iter()
+                .filter(|i| ids::is_instance_id(i.as_bytes()))
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
                 [] => String::new(),
-                ids => format!(", instance {}", ids.join(", ")),
+                list => format!(", instance {}", list.join(", ")),
             }
         ),
         MAX_DESCRIPTION,
@@ -398,7 +420,7 @@ pub fn asff(f: &Finding, product: Product<'_>, now: u64) -> Asff {
             account = product.account,
         ),
         generator_id: format!("flowguard/{}", f.rule),
-        aws_account_id: f.account.clone(),
+        aws_account_id: account.to_string(),
         types: spec.asff_types.to_vec(),
         created_at: f.first_seen.clone().unwrap_or_else(|| rfc3339(now)),
         updated_at: rfc3339(now),
@@ -413,7 +435,7 @@ pub fn asff(f: &Finding, product: Product<'_>, now: u64) -> Asff {
         },
         title: clip(&f.title, MAX_TITLE),
         description,
-        resources: resources(f, partition),
+        resources: resources(f, region, partition),
         // A gap in the log has no connection to describe.
         action: (f.rule != RuleId::SkippedRecords).then(|| action(f)),
         remediation: AsffRemediation {
@@ -425,10 +447,10 @@ pub fn asff(f: &Finding, product: Product<'_>, now: u64) -> Asff {
             .instance_ids
             .iter()
             .chain(&f.interface_ids)
-            .find_map(|id| ids::ec2_console_url(&f.region, id)),
+            .find_map(|id| ids::ec2_console_url(region, id)),
         product_fields: product_fields(f),
         record_state: "ACTIVE",
-        region: f.region.clone(),
+        region: region.to_string(),
         company_name: "flowguard",
         product_name: "flowguard",
     }
@@ -546,5 +568,74 @@ pub(crate) mod tests {
             0,
         );
         assert!(gap.action.is_none(), "a gap in the log has no connection");
+    }
+
+    /// Text of any Unicode, up to `max` characters.
+    fn any_text(max: usize) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        (
+            proptest::collection::vec(any::<char>(), 0..64),
+            0..=max / 64,
+        )
+            .prop_map(|(chars, times)| chars.iter().collect::<String>().repeat(times))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// SPEC 10's size bounds hold for any finding the engine can
+        /// produce (lists at most at their caps) with texts of any length:
+        /// an ASFF finding <= 240 KB, an event entry <= 256 KB, a
+        /// PutEvents call <= 256 KB and 10 entries.
+        #[test]
+        fn asff_and_events_stay_within_their_size_limits(
+            rule in proptest::sample::select(crate::catalogue::RuleId::ALL.to_vec()),
+            outbound in proptest::prelude::any::<bool>(),
+            title in any_text(300_000),
+            subject in any_text(20_000),
+            reason in any_text(20_000),
+            key in any_text(1024),
+            name in any_text(5_000),
+            description in any_text(5_000),
+            groups in 0usize..=16,
+            lists in 0usize..=1,
+            entries in 1usize..=25,
+        ) {
+            let direction = if outbound { Direction::Outbound } else { Direction::Inbound };
+            let mut f = big_finding(rule, direction);
+            if lists == 0 {
+                f.src_addrs.clear();
+                f.dst_addrs.clear();
+                f.dst_ports.clear();
+            }
+            f.title = title;
+            f.subject = subject;
+            f.suppression_reason = Some(reason);
+            f.source = crate::source::SourceRef::S3 { bucket: "b".repeat(63), key };
+            f.resources = f
+                .interface_ids
+                .iter()
+                .map(|i| crate::rules::InterfaceDetails {
+                    interface_id: i.clone(),
+                    interface_type: Some("interface".into()),
+                    description: Some(description.clone()),
+                    instance_id: Some("i-0a1b2c3d4e5f60710".into()),
+                    security_group_ids: (0..groups).map(|g| format!("sg-0a1b2c3d4e5f607{g:02}")).collect(),
+                    vpc_id: Some("vpc-0a1b2c3d".into()),
+                    subnet_id: Some("subnet-0a1b2c3d".into()),
+                    name: Some(name.clone()),
+                })
+                .collect();
+            let a = asff(&f, Product { account: "111122223333", region: "us-east-1" }, 1_750_962_000);
+            let bytes = serde_json::to_vec(&a).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            proptest::prop_assert!(bytes.len() <= MAX_ASFF_BYTES, "ASFF of {} bytes", bytes.len());
+            let e = crate::report::events::event_entry(&f);
+            proptest::prop_assert!(e.size() <= crate::report::events::MAX_EVENT_BYTES, "event of {} bytes", e.size());
+            let calls = crate::report::events::batches(vec![e; entries]);
+            proptest::prop_assert_eq!(calls.iter().map(Vec::len).sum::<usize>(), entries);
+            for c in calls {
+                let size: usize = c.iter().map(crate::report::events::EventEntry::size).sum();
+                proptest::prop_assert!(c.len() <= 10 && size <= crate::report::events::MAX_EVENT_BYTES);
+            }
+        }
     }
 }

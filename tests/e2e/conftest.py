@@ -15,6 +15,16 @@ import pytest
 import e2e_lib as L
 from runtime_api import LambdaProcess, default_lambda_bin
 
+# Under pytest-xdist (`make test` runs two workers), each worker talks to its
+# own moto server (scripts/with-moto MOTO_SERVERS=2), so tests that use fixed
+# resource names (the state table, the Security Hub account) never share one.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_ENDPOINTS = [e for e in os.environ.get("MOTO_ENDPOINTS", "").split(",") if e]
+if _WORKER.startswith("gw") and _ENDPOINTS:
+    _ep = _ENDPOINTS[int(_WORKER[2:] or 0) % len(_ENDPOINTS)]
+    os.environ["MOTO_ENDPOINT"] = _ep
+    os.environ["AWS_ENDPOINT_URL"] = _ep
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:

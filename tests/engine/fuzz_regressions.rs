@@ -70,6 +70,9 @@ fn every_saved_fuzz_input_replays_cleanly() {
             }
             "decode_event" => decode_event(&data),
             "parse_lists" => checks::parse_lists(&data),
+            "build_asff" => checks::build_asff(&data),
+            "build_event" => checks::build_event(&data),
+            "merge_state" => checks::merge_state(&data),
             other => panic!("unknown fuzz target '{other}': name files <target>-<n>.bin"),
         }));
         if let Err(panic) = run {
@@ -133,4 +136,31 @@ fn hostile_object_counts_add_up_exactly() {
     );
     // A 300-field header: not a flow log, plain or gzip-wrapped.
     assert_eq!(checks::analyze_object(&read("analyze_object-2.bin")), None);
+}
+
+/// The checks of the sink and state targets (`build_asff`, `build_event`,
+/// `merge_state`) on pseudo-random inputs of every length up to 8 KiB, so
+/// `make test` runs them even when no fuzzer has.
+#[test]
+fn sink_and_merge_checks_hold_on_pseudo_random_inputs() {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for i in 0..300 {
+        let len = (next() % 8192) as usize;
+        let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        let long_texts: Vec<u8> = data.iter().map(|b| b | 0xc0).collect();
+        for d in [&data, &long_texts] {
+            let run = catch_unwind(AssertUnwindSafe(|| {
+                checks::build_asff(d);
+                checks::build_event(d);
+                checks::merge_state(d);
+            }));
+            assert!(run.is_ok(), "input {i} of {len} bytes");
+        }
+    }
 }
