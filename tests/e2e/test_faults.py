@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from typing import Any
 
 import pytest
@@ -343,33 +344,46 @@ def hub_imports(proxy: FaultProxy) -> int:
     return sum(1 for m, p, s in proxy.requests if m == "POST" and p.startswith("/findings/import") and s == 200)
 
 
+class Sinks:
+    """Security Hub enabled, an EventBridge rule with an SQS target on the
+    default bus, and the state table, on this test's moto."""
+
+    def __init__(self, aws: Aws, shape: str) -> None:
+        import boto3
+
+        from test_correlation import create_table
+
+        kw = dict(endpoint_url=aws.endpoint, region_name=L.REGION, aws_access_key_id="testing",
+                  aws_secret_access_key="testing")
+        self.aws, self.shape = aws, shape
+        self.hub = boto3.client("securityhub", **kw)
+        self.hub.enable_security_hub()
+        events = boto3.client("events", **kw)
+        self.bus_queue = aws.sqs.create_queue(QueueName="bus-events")["QueueUrl"]
+        events.put_rule(Name="flowguard", EventPattern=json.dumps({"source": ["flowguard"]}))
+        events.put_targets(Rule="flowguard", Targets=[{"Id": "q", "Arn": aws.queue_arn(self.bus_queue)}])
+        create_table(aws)
+
+    def obj(self, n: int) -> tuple[str, dict[str, Any]]:
+        """An object with two new high findings, and its event."""
+        key = L.aws_key("20250626T1820Z", f"7a7a7a{n:02x}")
+        self.aws.put(key, L.gz(L.flowlog_text(L.brute_force_lines(25, src=f"198.51.100.{n}", dst=f"10.0.0.{n}"))))
+        return key, L.event_for(self.shape, self.aws.bucket, [key])
+
+    def queued(self, url: str) -> list[dict[str, Any]]:
+        # moto delivers to SQS subscribers and rule targets within the call.
+        return L.drain_queue(self.aws.sqs, url, wait=0.5)
+
+    def hub_ids(self) -> list[str]:
+        return sorted(f["Id"] for f in self.hub.get_findings()["Findings"])
+
+
 @pytest.mark.parametrize("shape", L.SHAPES)
 def test_security_hub_and_eventbridge_partial_failures(shape: str, aws: Aws, start_lambda: Any) -> None:
-    import boto3
+    from test_correlation import TABLE
 
-    from test_correlation import TABLE, create_table
-
-    kw = dict(endpoint_url=aws.endpoint, region_name=L.REGION, aws_access_key_id="testing",
-              aws_secret_access_key="testing")
-    hub = boto3.client("securityhub", **kw)
-    hub.enable_security_hub()
-    events = boto3.client("events", **kw)
-    bus_queue = aws.sqs.create_queue(QueueName="bus-events")["QueueUrl"]
-    events.put_rule(Name="flowguard", EventPattern=json.dumps({"source": ["flowguard"]}))
-    events.put_targets(Rule="flowguard", Targets=[{"Id": "q", "Arn": aws.queue_arn(bus_queue)}])
-    create_table(aws)
-
-    def obj(n: int) -> tuple[str, dict[str, Any]]:
-        key = L.aws_key("20250626T1820Z", f"7a7a7a{n:02x}")
-        aws.put(key, L.gz(L.flowlog_text(L.brute_force_lines(25, src=f"198.51.100.{n}", dst=f"10.0.0.{n}"))))
-        return key, L.event_for(shape, aws.bucket, [key])
-
-    def queued(url: str) -> list[dict[str, Any]]:
-        # moto delivers to SQS subscribers and rule targets within the call.
-        return L.drain_queue(aws.sqs, url, wait=0.5)
-
-    def hub_ids() -> list[str]:
-        return sorted(f["Id"] for f in hub.get_findings()["Findings"])
+    sinks = Sinks(aws, shape)
+    hub, bus_queue, obj, queued, hub_ids = sinks.hub, sinks.bus_queue, sinks.obj, sinks.queued, sinks.hub_ids
 
     with FaultProxy(aws.endpoint) as proxy:
         fn = start_lambda(AWS_ENDPOINT_URL=proxy.endpoint, FLOWGUARD_STATE_TABLE=TABLE,
@@ -421,3 +435,66 @@ def test_security_hub_and_eventbridge_partial_failures(shape: str, aws: Aws, sta
         expect_success(shape, deliver(fn, shape, event), fn)
         assert queued(aws.findings_queue) == [], "a third delivery publishes nothing"
         assert len(markers(aws)) == 3
+
+
+def hub_throttles(body: bytes) -> tuple[int, bytes]:
+    """BatchImportFindings refused as Security Hub refuses calls over its
+    10 a second."""
+    return 429, json.dumps({"__type": "TooManyRequestsException", "Message": "Rate exceeded"}).encode()
+
+
+def ec2_hangs(body: bytes) -> tuple[int, bytes]:
+    """DescribeNetworkInterfaces that answers after the function's 3-s
+    enrichment bound."""
+    time.sleep(6)
+    return 500, b"{}"
+
+
+def sns_fails(body: bytes) -> tuple[int, bytes]:
+    """Any SNS call failing as a service error."""
+    return 500, (b"<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code>"
+                 b"<Message>injected by faultproxy</Message></Error></ErrorResponse>")
+
+
+def test_throttled_security_hub_slow_ec2_and_sns_failing_after_the_hub(aws: Aws, start_lambda: Any) -> None:
+    from test_correlation import TABLE
+
+    shape = "sqs"
+    sinks = Sinks(aws, shape)
+    with FaultProxy(aws.endpoint) as proxy, FaultProxy(aws.endpoint) as ec2, FaultProxy(aws.endpoint) as sns:
+        ec2.answer("/", ec2_hangs)
+        fn = start_lambda(AWS_ENDPOINT_URL=proxy.endpoint, AWS_ENDPOINT_URL_EC2=ec2.endpoint,
+                          AWS_ENDPOINT_URL_SNS=sns.endpoint, FLOWGUARD_STATE_TABLE=TABLE,
+                          FLOWGUARD_SECURITY_HUB="true", FLOWGUARD_EVENT_BUS="default", FLOWGUARD_ENRICH="ec2")
+
+        # Security Hub throttles twice, then takes the findings; EC2 does not
+        # answer within the bound: the findings go out, without enrichment.
+        proxy.answer("/findings/import", hub_throttles, count=2)
+        key, event = sinks.obj(1)
+        expect_success(shape, deliver(fn, shape, event), fn)
+        assert len(proxy.answered) == 2 and hub_imports(proxy) == 1, (proxy.answered, proxy.requests)
+        assert len(sinks.hub_ids()) == 2
+        assert fn.wait_json_logs(lambda j: j.get("level") == "WARN"
+                                 and "enrichment timed out" in j.get("fields", {}).get("message", ""))
+        msgs = sinks.queued(aws.findings_queue)
+        assert queued_sources(msgs) == [key]
+        body = json.loads(json.loads(msgs[0]["Body"])["Message"])
+        assert all(not f.get("resources") for f in body["findings"]), "no enrichment"
+        assert len(sinks.queued(sinks.bus_queue)) == 2
+
+        # SNS fails on every attempt after Security Hub and EventBridge took
+        # the findings: the object fails as retryable; the retry publishes
+        # the one SNS message and sends nothing twice to the others.
+        sns.answer("/", sns_fails)
+        key, event = sinks.obj(2)
+        expect_failure(shape, deliver(fn, shape, event), batch_code="TemporaryFailure", mentions=[key], fn=fn)
+        assert log_lines(fn, "ERROR", message="publishing findings failed")
+        assert len(sinks.hub_ids()) == 4 and len(sinks.queued(sinks.bus_queue)) == 2
+        assert sinks.queued(aws.findings_queue) == []
+        imports = hub_imports(proxy)
+        sns.clear()
+        expect_success(shape, deliver(fn, shape, event), fn)
+        assert queued_sources(sinks.queued(aws.findings_queue)) == [key], "one SNS message on the retry"
+        assert hub_imports(proxy) == imports, "Security Hub is not imported again"
+        assert sinks.queued(sinks.bus_queue) == [], "no event twice"
+        assert len(sinks.hub_ids()) == 4
