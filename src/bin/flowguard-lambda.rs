@@ -206,6 +206,7 @@ where
                 handler.clone()
             };
             handler.learn_identity(&event.context.invoked_function_arn);
+            handler.set_deadline(event.context.deadline);
             handler.handle(event.payload).await.map_err(|e| Diagnostic {
                 error_type: match e {
                     HandlerError::Event(_) => "UnrecognisedEvent".to_string(),

@@ -16,9 +16,14 @@ use serde::{Deserialize, Serialize};
 use super::error::StateError;
 use crate::rules::Finding;
 
-/// How long a claim on held notifications lasts (wall clock), longer than
-/// any invocation: after it, the notifications are claimable again.
+/// How long a claim on held notifications lasts (wall clock) when the
+/// claimer does not know its deadline: longer than any invocation. After
+/// it, the notifications are claimable again.
 pub const HOLD_LEASE_SECONDS: u64 = 15 * 60;
+/// How long a claim outlives the deadline of the invocation that made it
+/// (the Lambda service stops an invocation at its deadline; the margin
+/// covers clock differences between containers).
+pub const HOLD_LEASE_MARGIN_SECONDS: u64 = 30;
 /// How long a held notification is kept at most before the store forgets
 /// it (DynamoDB TTL), a safety net: the schedule sends them within minutes.
 pub const HOLD_TTL_SECONDS: u64 = 14 * 24 * 3600;
@@ -52,13 +57,16 @@ pub trait HoldStore: Send + Sync {
     fn hold(&self, topic: &str, held: &Held)
         -> impl Future<Output = Result<(), StateError>> + Send;
 
-    /// Claims for `token` at most `limit` held notifications that nobody
-    /// holds a live claim on (`now`: wall clock), oldest first.
+    /// Claims for `token`, until `until`, at most `limit` held
+    /// notifications that nobody holds a live claim on at `now` (wall
+    /// clock), oldest first. A claimer that dies before it sends or
+    /// releases them leaves them claimable again after `until`.
     fn claim_held(
         &self,
         topic: &str,
         token: &str,
         now: u64,
+        until: u64,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Held>, StateError>> + Send;
 
@@ -80,7 +88,7 @@ pub trait HoldStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StateError>> + Send;
 }
 
-/// A held notification and its claim (token, wall-clock time), if any.
+/// A held notification and its claim (token, wall-clock end), if any.
 type HeldEntry = (Held, Option<(String, u64)>);
 
 /// The in-memory rate guard of tests (the CLI has none: it sends nothing).
@@ -88,7 +96,7 @@ type HeldEntry = (Held, Option<(String, u64)>);
 pub struct MemoryHold {
     /// (topic, minute) -> messages.
     pub counts: Mutex<BTreeMap<(String, u64), u64>>,
-    /// (topic, id) -> (held, claim token and time).
+    /// (topic, id) -> (held, claim token and end).
     pub held: Mutex<BTreeMap<(String, String), HeldEntry>>,
 }
 
@@ -127,16 +135,14 @@ impl HoldStore for MemoryHold {
         topic: &str,
         token: &str,
         now: u64,
+        until: u64,
         limit: usize,
     ) -> Result<Vec<Held>, StateError> {
         let mut h = self.held.lock().map_err(|_| poisoned())?;
         let mut mine: Vec<&mut (Held, Option<(String, u64)>)> = h
             .iter_mut()
             .filter(|((t, _), (_, claim))| {
-                t == topic
-                    && claim
-                        .as_ref()
-                        .is_none_or(|(_, at)| now.saturating_sub(*at) >= HOLD_LEASE_SECONDS)
+                t == topic && claim.as_ref().is_none_or(|(_, end)| *end <= now)
             })
             .map(|(_, v)| v)
             .collect();
@@ -145,7 +151,7 @@ impl HoldStore for MemoryHold {
             .into_iter()
             .take(limit)
             .map(|entry| {
-                entry.1 = Some((token.to_string(), now));
+                entry.1 = Some((token.to_string(), until));
                 entry.0.clone()
             })
             .collect())

@@ -199,9 +199,10 @@ impl HoldStore for MemoryStore {
         topic: &str,
         token: &str,
         now: u64,
+        until: u64,
         limit: usize,
     ) -> Result<Vec<Held>, StateError> {
-        self.hold.claim_held(topic, token, now, limit).await
+        self.hold.claim_held(topic, token, now, until, limit).await
     }
 
     async fn drop_held(&self, topic: &str, token: &str, ids: &[String]) -> Result<(), StateError> {

@@ -20,6 +20,7 @@
 //! the claim's lease ends. Summaries are always overwritten in place, so
 //! they converge.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -64,6 +65,9 @@ pub struct Handler<S, P, D = MemoryStore, K = NoSinks> {
     /// and which interfaces enrichment looks up without assuming a role),
     /// learnt from the first invocation's function ARN when not given.
     identity: Arc<OnceLock<Identity>>,
+    /// The current invocation's deadline (Unix milliseconds; 0 when not
+    /// known): claims on held notifications last until just after it.
+    deadline: Arc<AtomicU64>,
 }
 
 /// The function's account and region.
@@ -113,6 +117,7 @@ impl<S: ObjectStore, P: Publisher> Handler<S, P> {
             state: None,
             sinks: Arc::new(NoSinks),
             identity: Arc::new(OnceLock::new()),
+            deadline: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -134,6 +139,7 @@ impl<S: ObjectStore, P: Publisher, D: Store> Handler<S, P, D> {
             state: Some(state),
             sinks: Arc::new(NoSinks),
             identity: Arc::new(OnceLock::new()),
+            deadline: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -158,6 +164,23 @@ impl<S: ObjectStore, P: Publisher, D: Store, K: Sinks> Handler<S, P, D, K> {
             state: self.state,
             sinks,
             identity: known,
+            deadline: self.deadline,
+        }
+    }
+
+    /// Notes the deadline of the invocation about to run (Unix
+    /// milliseconds, the Lambda context's `deadline`).
+    pub fn set_deadline(&self, deadline_ms: u64) {
+        self.deadline.store(deadline_ms, Ordering::Relaxed);
+    }
+
+    /// Until when a claim made at `now` lasts: just past this invocation's
+    /// deadline, so a claimer that is stopped or killed before it sends
+    /// leaves the notifications to the next one within seconds.
+    fn claim_until(&self, now: u64) -> u64 {
+        match self.deadline.load(Ordering::Relaxed) {
+            0 => now + crate::correlate::hold::HOLD_LEASE_SECONDS,
+            ms => (ms / 1000).max(now) + crate::correlate::hold::HOLD_LEASE_MARGIN_SECONDS,
         }
     }
 
@@ -186,6 +209,7 @@ impl<S: ObjectStore, P: Publisher, D: Store, K: Sinks> Handler<S, P, D, K> {
             state: self.state.clone(),
             sinks: self.sinks.clone(),
             identity: self.identity.clone(),
+            deadline: self.deadline.clone(),
         }
     }
 

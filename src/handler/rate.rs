@@ -89,7 +89,7 @@ impl<S: ObjectStore, P: Publisher, D: Store, K: Sinks> Handler<S, P, D, K> {
             });
         }
         let held = state
-            .claim_held(topic, c.token(), t, MAX_DIGEST)
+            .claim_held(topic, c.token(), t, self.claim_until(t), MAX_DIGEST)
             .await
             .map_err(unavailable)?;
         let held_findings: Vec<Finding> = held.iter().map(|h| h.finding.clone()).collect();
@@ -151,7 +151,7 @@ impl<S: ObjectStore, P: Publisher, D: Store, K: Sinks> Handler<S, P, D, K> {
             let t = now();
             let token = format!("schedule-{t}-{}", std::process::id());
             let held = state
-                .claim_held(topic, &token, t, MAX_DIGEST)
+                .claim_held(topic, &token, t, self.claim_until(t), MAX_DIGEST)
                 .await
                 .map_err(|e| e.to_string())?;
             if held.is_empty() {

@@ -190,3 +190,51 @@ async fn a_retried_object_over_the_budget_is_held_once() {
     assert_eq!(sent.len(), 2);
     assert!(sent.values().all(|&n| n == 1), "{sent:?}");
 }
+
+/// A claimer that dies between claiming held notifications and sending
+/// them keeps its claim only until the end it chose (just past its
+/// invocation's deadline); then the next claimer takes them, oldest first.
+/// A live claim is never taken.
+#[tokio::test]
+async fn a_dead_claimers_held_notifications_come_back_after_its_claim_ends() {
+    use crate::catalogue::{Direction, RuleId};
+    use crate::correlate::hold::{Held, HoldStore, MemoryHold};
+    let h = MemoryHold::default();
+    for (id, at) in [("a", 100), ("b", 101)] {
+        let held = Held {
+            id: id.into(),
+            finding: crate::report::asff::tests::big_finding(RuleId::PortScan, Direction::Inbound),
+            summaries: "s3://b/p/".into(),
+            held_at: at,
+        };
+        h.hold("t", &held).await.unwrap();
+    }
+    assert_eq!(
+        h.claim_held("t", "dead", 200, 230, 10).await.unwrap().len(),
+        2
+    );
+    assert!(h
+        .claim_held("t", "live", 229, 260, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let after = h.claim_held("t", "live", 230, 260, 10).await.unwrap();
+    let ids: Vec<&str> = after.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b"]);
+}
+
+/// The claim of an invocation ends just past its deadline; without one
+/// (the CLI, tests), after the fixed lease.
+#[test]
+fn claims_end_just_past_the_invocations_deadline() {
+    let (_, _, handler) = guarded(30);
+    assert_eq!(
+        handler.claim_until(1_000),
+        1_000 + crate::correlate::hold::HOLD_LEASE_SECONDS
+    );
+    handler.set_deadline(1_900_000);
+    assert_eq!(
+        handler.claim_until(1_000),
+        1_900 + crate::correlate::hold::HOLD_LEASE_MARGIN_SECONDS
+    );
+}

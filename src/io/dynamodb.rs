@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 
-use crate::correlate::hold::{Held, HoldStore, HOLD_LEASE_SECONDS, HOLD_TTL_SECONDS};
+use crate::correlate::hold::{Held, HoldStore, HOLD_TTL_SECONDS};
 use crate::correlate::store::{decode, encode, StateError, StateKey, StateStore, Versioned};
 use crate::correlate::SubjectState;
 
@@ -221,14 +221,14 @@ impl DynamoStore {
         }
     }
 
-    /// The held notification of `item`, unless someone claimed it after
-    /// `stale`.
-    fn unclaimed(&self, item: &HashMap<String, AttributeValue>, stale: u64) -> Option<Held> {
-        let claimed_at = match item.get("claim_at") {
+    /// The held notification of `item`, unless a claim on it lasts
+    /// beyond `now`.
+    fn unclaimed(&self, item: &HashMap<String, AttributeValue>, now: u64) -> Option<Held> {
+        let claimed_until = match item.get("claim_until") {
             Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
             _ => None,
         };
-        if claimed_at.is_some_and(|at| at > stale) {
+        if claimed_until.is_some_and(|end| end > now) {
             return None;
         }
         let Some(AttributeValue::B(b)) = item.get("held") else {
@@ -310,6 +310,7 @@ impl HoldStore for DynamoStore {
         topic: &str,
         token: &str,
         now: u64,
+        until: u64,
         limit: usize,
     ) -> Result<Vec<Held>, StateError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
@@ -324,11 +325,10 @@ impl HoldStore for DynamoStore {
             .send()
             .await
             .map_err(|e| self.unavailable(describe(&e)))?;
-        let stale = now.saturating_sub(HOLD_LEASE_SECONDS);
         let mut candidates: Vec<Held> = out
             .items()
             .iter()
-            .filter_map(|item| self.unclaimed(item, stale))
+            .filter_map(|item| self.unclaimed(item, now))
             .collect();
         candidates.sort_by_key(|h| h.held_at);
         let mut claimed = Vec::new();
@@ -339,11 +339,11 @@ impl HoldStore for DynamoStore {
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(Self::held_key(topic, &h.id)))
-                .update_expression("SET claim_token = :t, claim_at = :now")
-                .condition_expression("attribute_exists(pk) AND (attribute_not_exists(claim_at) OR claim_at <= :stale)")
+                .update_expression("SET claim_token = :t, claim_until = :until")
+                .condition_expression("attribute_exists(pk) AND (attribute_not_exists(claim_until) OR claim_until <= :now)")
                 .expression_attribute_values(":t", AttributeValue::S(token.to_string()))
+                .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
                 .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-                .expression_attribute_values(":stale", AttributeValue::N(stale.to_string()))
                 .send()
                 .await;
             if self.conditional(r)? {
@@ -383,7 +383,7 @@ impl HoldStore for DynamoStore {
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(Self::held_key(topic, id)))
-                .update_expression("REMOVE claim_token, claim_at")
+                .update_expression("REMOVE claim_token, claim_until")
                 .condition_expression("claim_token = :t")
                 .expression_attribute_values(":t", AttributeValue::S(token.to_string()))
                 .send()

@@ -69,6 +69,9 @@ class RuntimeApiServer:
         self.invocations: dict[str, Invocation] = {}
         self.init_errors: list[dict[str, Any]] = []
         self.next_calls = 0
+        # Each invocation's deadline, this many seconds after it is handed
+        # out (the function's timeout).
+        self.deadline_seconds = 300.0
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self.init_error_event = threading.Event()
@@ -124,7 +127,7 @@ class RuntimeApiServer:
                     except queue.Empty:
                         continue
                     inv.delivered = True
-                    deadline_ms = int((time.time() + 300) * 1000)
+                    deadline_ms = int((time.time() + server.deadline_seconds) * 1000)
                     self._send(
                         200,
                         inv.body,

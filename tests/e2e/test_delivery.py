@@ -238,3 +238,69 @@ def test_sixty_four_instances_in_a_burst_reach_every_sink_within_the_email_budge
     renotified = [f for m in published(aws, envelopes)[len(messages):] for f in m["default"]["findings"]]
     assert [f["finding_id"] for f in renotified] == [first["finding_id"]]
     assert renotified[0]["occurrences"] == 2 and renotified[0]["instance_ids"] == [iid]
+
+
+def test_a_process_killed_between_claiming_and_sending_held_notifications_loses_none(
+        aws: Aws, start_lambda: Any) -> None:
+    """Four processes on one state table and a budget of 3 messages a
+    minute; a burst of 12 new findings holds most of them. A fifth process,
+    whose SNS never answers and whose invocations have a 5-s deadline,
+    takes the schedule: it claims every held notification and is killed
+    while it publishes. Nobody takes a live claim; once the claim ends (just
+    past the dead invocation's deadline) the next schedule sends them all,
+    each once, and no minute carries more than the budget."""
+    from faultproxy import FaultProxy
+
+    budget, objects = 3, 12
+    create_table(aws)
+    keys = []
+    for n in range(objects):
+        key = object_key(n)
+        eni = f"eni-0c0ffee0000{n:06x}"
+        aws.put(key, L.gz(L.flowlog_text(exposure(eni, f"10.0.7.{n + 1}", n, L.T0 + 30 * n))))
+        keys.append(key)
+    env = dict(FLOWGUARD_STATE_TABLE=TABLE, FLOWGUARD_MAX_MESSAGES_PER_MINUTE=str(budget))
+    processes = [start_lambda(**env) for _ in range(PROCESSES)]
+    burst(processes, [L.s3_notification(aws.bucket, k) for k in keys])
+    held = metric(processes, "NotificationsHeld")
+    assert held >= objects - 2 * budget, f"{held} held"
+
+    publishing = threading.Event()
+
+    def hang(body: bytes) -> tuple[int, bytes]:
+        publishing.set()
+        time.sleep(60)
+        return 500, b""
+
+    with FaultProxy(aws.endpoint) as sns:
+        sns.answer("/", hang)
+        doomed = start_lambda(AWS_ENDPOINT_URL_SNS=sns.endpoint, **env)
+        doomed.server.deadline_seconds = 5
+        time.sleep(60 - time.time() % 60 + 1)  # a minute with budget
+        doomed.server.enqueue(SCHEDULE)
+        assert publishing.wait(30), "the doomed process never published\n" + doomed.output_tail()
+        killed_at = time.time()
+        assert doomed.proc is not None
+        doomed.proc.kill()
+        doomed.proc.wait(10)
+
+    # The claim is live: the schedule on a healthy process sends nothing.
+    assert invoke_ok(processes[0], SCHEDULE)["held_sent"] == 0
+    # Past the dead invocation's deadline (5 s) and the claim's margin
+    # (30 s): the next schedule sends everything held.
+    time.sleep(max(0.0, killed_at + 5 + 30 + 2 - time.time()))
+    sent = 0
+    for _ in range(3):
+        sent += invoke_ok(processes[1], SCHEDULE)["held_sent"]
+        if sent >= held:
+            break
+        time.sleep(60 - time.time() % 60 + 1)
+    assert sent == held, (sent, held)
+
+    envelopes: dict[str, Any] = {}
+    messages = published(aws, envelopes)
+    per_minute = Counter(m["at"][:16] for m in messages)
+    assert max(per_minute.values()) <= budget, per_minute
+    delivered = Counter(f["finding_id"] for m in messages for f in m["default"]["findings"])
+    assert len(delivered) == objects, f"{len(delivered)} of {objects} findings delivered"
+    assert set(delivered.values()) == {1}, [k for k, v in delivered.items() if v > 1]
