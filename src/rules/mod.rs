@@ -12,6 +12,17 @@ use crate::flowlog::FlowRecord;
 use crate::source::SourceRef;
 
 pub use crate::catalogue::{RuleId, Thresholds};
+
+/// The outbound rules follow at most `max_tracked / 4` keys each per object
+/// (pairs of our host and a peer, or our hosts): four such tables, so that
+/// together they hold no more than one inbound table, and an object in
+/// which every host talks to a new peer stays in the function's memory.
+pub const OUTBOUND_KEY_SHARE: usize = 4;
+
+/// The key bound of an outbound rule's per-object table.
+pub fn outbound_key_bound(config: &Config) -> usize {
+    (config.detect.max_tracked / OUTBOUND_KEY_SHARE).max(1)
+}
 pub use crate::flow::{Flow, RecordTags, NO_ACCOUNT, NO_INTERFACE};
 pub use crate::severity::Severity;
 

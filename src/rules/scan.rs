@@ -204,7 +204,11 @@ impl<M: ScanMode> Scan<M> {
         sweep: bool,
         config: &Config,
     ) {
-        let cap = config.detect.max_tracked;
+        let cap = if M::OUTBOUND_ONLY {
+            super::outbound_key_bound(config)
+        } else {
+            config.detect.max_tracked
+        };
         // Pairs outnumber sources: twice the bound.
         let pair_cap = cap.saturating_mul(2);
         let hd = flow.dst_hash;
@@ -356,6 +360,14 @@ impl<M: ScanMode + Send> Rule for Scan<M> {
 
     fn limit_hit(&self) -> bool {
         self.limit_hit
+    }
+
+    fn bound(&self, config: &Config) -> usize {
+        if M::OUTBOUND_ONLY {
+            super::outbound_key_bound(config)
+        } else {
+            config.detect.max_tracked
+        }
     }
 
     fn entries(&self) -> usize {

@@ -77,6 +77,10 @@ impl Rule for SuspiciousEgressPort {
         self.pairs.limit_hit()
     }
 
+    fn bound(&self, config: &Config) -> usize {
+        super::super::outbound_key_bound(config)
+    }
+
     fn entries(&self) -> usize {
         self.pairs.entries()
     }

@@ -92,7 +92,8 @@ pub(crate) fn to_unknown_host(flow: &Flow<'_>, config: &Config) -> bool {
     !flow.aws_service && !config.detect.egress_allowed_cidrs.contains(flow.dst)
 }
 
-/// Hits per key, bounded by `max_tracked`: the state of the pair rules.
+/// Hits per key, bounded by [`super::outbound_key_bound`]: the state of
+/// the pair rules.
 #[derive(Debug)]
 pub(crate) struct Pairs<K> {
     map: crate::bounded::DenseMap<K, Hits>,
@@ -114,7 +115,7 @@ impl<K: std::hash::Hash + Eq + Ord + Copy> Pairs<K> {
     /// flows before this.
     #[inline(never)]
     pub(crate) fn track(&mut self, key: K, flow: &Flow<'_>, detail_from: u64, config: &Config) {
-        match self.map.entry(key, config.detect.max_tracked) {
+        match self.map.entry(key, super::outbound_key_bound(config)) {
             Some(h) => h.add(flow, detail_from),
             None => self.limit_hit = true,
         }
