@@ -104,8 +104,10 @@ invoke: venv
 	scripts/with-moto $(VPY) scripts/invoke.py events/s3-put.json
 
 # BASELINE=path/to/flowguard adds a baseline binary, run round-robin.
+# The bench binaries leave out EC2 enrichment (aws-sdk-ec2 is most of a
+# release build, and the bench never enriches): the engine is the same.
 bench: venv
-	$(CARGO) build --release --bins
+	$(CARGO) build --release --bins --no-default-features --features aws,cli
 	scripts/with-moto $(VPY) scripts/bench.py --lambda --lambda-bin target/release/flowguard-lambda --threat-list 250000 \
 	  $(if $(BASELINE),--baseline $(BASELINE) --baseline-label "$(BASELINE_LABEL)")
 
