@@ -25,8 +25,12 @@ use crate::hash::fnv1a64;
 use crate::limits::Bound;
 use crate::rules::{finding_id, Candidate, Finding, Thresholds};
 
-/// Attempts of a conditional write before the object is retried.
-const MAX_WRITE_ATTEMPTS: usize = 8;
+/// Attempts of a conditional write before the object is retried. A
+/// conflict means another invocation's write to the same subject won, and
+/// each invocation writes a subject at most twice (its update, then its
+/// claim's end), so `k` concurrent invocations on one subject cost a
+/// writer at most `2 (k - 1)` conflicts: 32 covers 16 at once.
+const MAX_WRITE_ATTEMPTS: usize = 32;
 /// The sort key of a subject's state.
 pub const STATE_SK: &str = "state";
 
