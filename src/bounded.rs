@@ -198,7 +198,7 @@ impl<E: Copy + PartialEq> PairEntry<'_, E> {
 }
 
 /// Slots a new table starts with.
-const FIRST_PAIR_SLOTS: usize = 4096;
+const FIRST_PAIR_SLOTS: usize = 512;
 
 /// Pairs (a source and a destination, a source and a port) keyed by a
 /// 64-bit hash, each with its first two distinct elements: the scan rules'
