@@ -1029,7 +1029,7 @@ def measure_all(args: argparse.Namespace, md_path: str, flowguard: str, snap_dir
                 print(f"bench: {inp.label} run {i + 1}/{args.runs} {tool:9s} {run.wall_s:7.2f} s  "
                       f"{run.maxrss_kib / 1024:7.1f} MiB  cpu {run.cpu_s:6.2f} s", file=sys.stderr)
         rows += [Row(inp, t, runs[t]) for t in tools]
-        if have_duckdb:
+        if runs.get("duckdb"):  # not run on the v5 object
             ex = [r.extra for r in runs["duckdb"]]
             med = lambda k: statistics.median(e[k] for e in ex)  # noqa: E731
             notes.append(f"DuckDB at {inp.label} (inside the child, medians): import + connect "

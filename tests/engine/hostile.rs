@@ -701,3 +701,52 @@ fn findings_per_rule_are_capped_and_the_cap_is_reported() {
         );
     }
 }
+
+/// Every outbound rule's per-object table stops at `max_tracked / 4`
+/// keys, beaconing's (one key per host, peer and port) included: one host
+/// making accepted connections to 20,000 peers on one port.
+#[test]
+fn outbound_tables_stop_at_a_quarter_of_max_tracked() {
+    const MAX_TRACKED: usize = 4_000;
+    let config = Config::from_pairs([("max_tracked", MAX_TRACKED.to_string())]).unwrap();
+    let mut engine = Engine::new(
+        &config,
+        SourceRef::Path {
+            path: "many-peers.log".into(),
+        },
+    );
+    engine.push_line(V2_HEADER.as_bytes());
+    let flows = 20_000u32;
+    for i in 0..flows {
+        let peer = format!("52.{}.{}.9", (i / 256) % 256, i % 256);
+        let line = format!(
+            "2 123456789012 eni-00000001 10.0.0.5 {peer} 40000 443 6 10 4000 {T0} {} ACCEPT OK",
+            T0 + 60
+        );
+        engine.push_line(line.as_bytes());
+    }
+    // The tables and inbound rules hold little here: the outbound keys are
+    // most of what is tracked, and at most a quarter of max_tracked each.
+    assert!(
+        engine.tracked_entries() <= 6 * MAX_TRACKED,
+        "{}",
+        engine.tracked_entries()
+    );
+    let report = engine.finish(0, NOW).unwrap();
+    assert_eq!(report.files.counts.ok, u64::from(flows));
+    let limits = &report.files.limits_hit;
+    for want in ["rule:beaconing", "rule:large-upload"] {
+        assert!(
+            limits.iter().any(|l| l == want),
+            "{want} missing from {limits:?}"
+        );
+    }
+    // The bound each reached, as the report and the log state it.
+    for rule in [flowguard::RuleId::Beaconing, flowguard::RuleId::LargeUpload] {
+        let want = flowguard::limits::Bound::Rule {
+            rule,
+            bound: MAX_TRACKED / 4,
+        };
+        assert!(report.bounds.contains(&want), "{rule}: {:?}", report.bounds);
+    }
+}

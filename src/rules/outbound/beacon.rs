@@ -98,7 +98,10 @@ fn host_item(host: HostKey) -> u32 {
 impl Beaconing {
     #[inline(never)]
     fn track(&mut self, key: PortKey, flow: &Flow<'_>, config: &Config) {
-        let Some(b) = self.keys.entry(key, config.detect.max_tracked) else {
+        let Some(b) = self
+            .keys
+            .entry(key, super::super::outbound_key_bound(config))
+        else {
             self.limit_hit = true;
             return;
         };
@@ -199,6 +202,10 @@ impl Rule for Beaconing {
 
     fn limit_hit(&self) -> bool {
         self.limit_hit
+    }
+
+    fn bound(&self, config: &Config) -> usize {
+        super::super::outbound_key_bound(config)
     }
 
     fn entries(&self) -> usize {
