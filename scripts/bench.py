@@ -63,6 +63,8 @@ GOAL_THREAT_LIST = 0.15    # a 250,000-entry threat list adds at most 15 % CPU
 GOAL_RSS_MIB = 64.0        # peak RSS <= 64 MiB
 GOAL_FLAT_MIB = 8.0        # peak RSS at 1M and 5M within 8 MiB
 GOAL_DUCKDB_SPEEDUP = 5.0  # >= 5x faster than DuckDB (one thread)
+GOAL_PER_OBJECT_MS = 2.0   # <= 2 ms CPU per object beyond the same records as one object
+PER_OBJECT_COUNT, PER_OBJECT_RECORDS = 96, 3_000
 
 # The 14 fields of the default (v2) format, with DuckDB types.
 V2_COLUMNS = [
@@ -862,6 +864,8 @@ def main() -> int:
     ap.add_argument("--lambda-bin", default=os.environ.get("FLOWGUARD_LAMBDA_BIN")
                     or os.path.join(REPO, "target", "release", "flowguard-lambda"))
     ap.add_argument("--lambda-records", type=int, default=5_000_000)
+    ap.add_argument("--no-per-object", action="store_true",
+                    help=f"skip the fixed cost per object ({PER_OBJECT_COUNT} objects of {PER_OBJECT_RECORDS:,} records)")
     ap.add_argument("--v5-records", type=int, default=1_000_000,
                     help="also a v5 object of this many records (flow-direction, instance-id, tcp-flags, "
                          "pkt-dst-aws-service), flowguard and zcat only; 0 for none (default 1M)")
@@ -917,6 +921,56 @@ def main() -> int:
         return measure_all(args, md_path, flowguard, snap_dir, started, notes, have_duckdb)
     finally:
         shutil.rmtree(snap_dir, ignore_errors=True)
+
+
+def per_object_cost(tools: list[tuple[str, str]], seed: int, runs: int) -> tuple[list[str], list[str]]:
+    """The fixed CPU cost of an object: 96 five-minute objects of about
+    3,000 records (`generate --objects`) against the same records as one
+    object, each tool round-robin; returns goal lines and notes."""
+    base = os.path.join(DATA_DIR, f"objects-{PER_OBJECT_COUNT}-{PER_OBJECT_RECORDS}-{seed}")
+    many, one = os.path.join(base, "many"), os.path.join(base, "one.log.gz")
+    gen = tools[0][1]
+    if not os.path.exists(one):
+        shutil.rmtree(base, ignore_errors=True)
+        subprocess.run([gen, "generate", "--objects", str(PER_OBJECT_COUNT), "--records",
+                        str(PER_OBJECT_RECORDS), "--seed", str(seed), "--output", many],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        files = sorted(os.path.join(d, f) for d, _, fs in os.walk(many) for f in fs if f.endswith(".log.gz"))
+        with gzip.open(one + ".tmp", "wt") as out:
+            for i, path in enumerate(files):
+                with gzip.open(path, "rt") as f:
+                    header = f.readline()
+                    if i == 0:
+                        out.write(header)
+                    shutil.copyfileobj(f, out)
+        os.replace(one + ".tmp", one)
+    records = 0
+    with gzip.open(one, "rt") as f:
+        records = sum(1 for _ in f) - 1
+    cpu: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name, _ in tools}
+    for _ in range(max(runs, 5)):
+        for name, binary in tools:
+            for path, into in ((many, cpu[name][0]), (one, cpu[name][1])):
+                out_dir = tempfile.mkdtemp(prefix="flowguard-bench-")
+                try:
+                    run, _, _ = run_measured([binary, "analyze", "--out", out_dir, path])
+                finally:
+                    shutil.rmtree(out_dir, ignore_errors=True)
+                into.append(run.cpu_s)
+    goal, notes = [], []
+    for name, _ in tools:
+        m, o = statistics.median(cpu[name][0]), statistics.median(cpu[name][1])
+        extra_ms = (m - o) / PER_OBJECT_COUNT * 1000
+        line = (f"{PER_OBJECT_COUNT} objects of about {PER_OBJECT_RECORDS:,} records ({records:,} in all, with "
+                f"--out): {m:.3f} CPU-s, the same records as one object {o:.3f} CPU-s: {extra_ms:.2f} ms "
+                "CPU extra per object (medians of "
+                f"{len(cpu[name][0])} runs)")
+        if name == "flowguard":
+            goal.append(f"- <= {GOAL_PER_OBJECT_MS:.0f} ms CPU extra per object: "
+                        f"{'met' if extra_ms <= GOAL_PER_OBJECT_MS else 'NOT met'}: {line}")
+        else:
+            notes.append(f"{name}: {line}")
+    return goal, notes
 
 
 def measure_all(args: argparse.Namespace, md_path: str, flowguard: str, snap_dir: str, started: str,
@@ -1096,6 +1150,12 @@ def measure_all(args: argparse.Namespace, md_path: str, flowguard: str, snap_dir
                          f"{min(db.walls) / min(fg.walls):.1f} x flowguard's best")
             notes.append(line)
     goal_lines = goals(rows)
+    if not args.no_per_object:
+        tools = [("flowguard", flowguard)] + ([(baseline_tool, baseline_bin)] if baseline_tool else [])
+        print("bench: the fixed cost per object", file=sys.stderr)
+        more_goals, more_notes = per_object_cost(tools, args.seed, args.runs)
+        goal_lines += more_goals
+        notes += more_notes
     mach = machine()
     print()
     print(table(rows))
