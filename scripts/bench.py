@@ -944,7 +944,6 @@ def per_object_cost(tools: list[tuple[str, str]], seed: int, runs: int) -> tuple
                         out.write(header)
                     shutil.copyfileobj(f, out)
         os.replace(one + ".tmp", one)
-    records = 0
     with gzip.open(one, "rt") as f:
         records = sum(1 for _ in f) - 1
     cpu: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name, _ in tools}

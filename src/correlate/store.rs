@@ -10,8 +10,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
-use flate2::Compression;
 
 pub use super::error::StateError;
 use super::hold::{Held, HoldStore, MemoryHold};
@@ -66,10 +64,8 @@ pub trait StateStore: Send + Sync {
 
 /// The stored bytes of a state: gzip'd JSON.
 pub fn encode(state: &SubjectState) -> Vec<u8> {
-    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
     // Serialising plain data into memory cannot fail.
-    let _ = serde_json::to_writer(&mut gz, state);
-    gz.finish().unwrap_or_default()
+    crate::summary::gzip(&serde_json::to_vec(state).unwrap_or_default())
 }
 
 /// Reads [`encode`]'s bytes; an error says what is wrong.

@@ -20,6 +20,7 @@ use aws_sdk_dynamodb::Client;
 use crate::correlate::hold::{Held, HoldStore, HOLD_TTL_SECONDS};
 use crate::correlate::store::{decode, encode, StateError, StateKey, StateStore, Versioned};
 use crate::correlate::SubjectState;
+use crate::summary::gzip;
 
 /// Rounds of `UnprocessedKeys` a batch read retries before giving up.
 const BATCH_ROUNDS: u32 = 8;
@@ -392,13 +393,6 @@ impl HoldStore for DynamoStore {
         }
         Ok(())
     }
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let _ = gz.write_all(bytes);
-    gz.finish().unwrap_or_default()
 }
 
 fn gunzip(bytes: &[u8]) -> Option<Vec<u8>> {

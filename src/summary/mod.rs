@@ -9,7 +9,7 @@ mod tables;
 
 pub use addrmap::{Prefetch, HAS_PREFETCH};
 pub use distinct::Distinct;
-pub use encode::{encode_plain, encode_rows};
+pub use encode::{encode_plain, encode_rows, gzip};
 pub use partition::{delivery_time, safe_component, stem_of_key, KeyFacts, PartitionKey};
 pub use tables::{AdminRow, PortsRow, RejectedRow, ServicesRow, TableBuilder, Tables, TalkersRow};
 

@@ -536,6 +536,13 @@ fn reader_and_text_agree_across_chunk_boundaries() {
     }
 }
 
+/// An engine for local file `path` that has read the v2 header.
+fn v2_engine<'c>(config: &'c Config, path: &str) -> Engine<'c> {
+    let mut engine = Engine::new(config, SourceRef::Path { path: path.into() });
+    engine.push_line(V2_HEADER.as_bytes());
+    engine
+}
+
 /// The engine's state is bounded by `max_tracked`, whatever the object.
 ///
 /// Documented bound: the tables hold at most 12 × `max_tracked` entries
@@ -549,13 +556,7 @@ fn per_address_state_is_bounded_by_max_tracked() {
     const MAX_TRACKED: usize = 10_000;
     const BOUND: usize = 6 * 4 * MAX_TRACKED;
     let config = Config::from_pairs([("max_tracked", MAX_TRACKED.to_string())]).unwrap();
-    let mut engine = Engine::new(
-        &config,
-        SourceRef::Path {
-            path: "adversarial.log".into(),
-        },
-    );
-    engine.push_line(V2_HEADER.as_bytes());
+    let mut engine = v2_engine(&config, "adversarial.log");
     let mut at_100k = 0;
     let mut peak = 0;
     for i in 0..300_000u32 {
@@ -709,13 +710,7 @@ fn findings_per_rule_are_capped_and_the_cap_is_reported() {
 fn outbound_tables_stop_at_a_quarter_of_max_tracked() {
     const MAX_TRACKED: usize = 4_000;
     let config = Config::from_pairs([("max_tracked", MAX_TRACKED.to_string())]).unwrap();
-    let mut engine = Engine::new(
-        &config,
-        SourceRef::Path {
-            path: "many-peers.log".into(),
-        },
-    );
-    engine.push_line(V2_HEADER.as_bytes());
+    let mut engine = v2_engine(&config, "many-peers.log");
     let flows = 20_000u32;
     for i in 0..flows {
         let peer = format!("52.{}.{}.9", (i / 256) % 256, i % 256);
